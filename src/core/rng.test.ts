@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from './rng.ts';
+
+test('the same seed gives the same stream, different seeds differ', () => {
+  const a = new Rng(42);
+  const b = new Rng(42);
+  const c = new Rng(43);
+  const xa = Array.from({ length: 8 }, () => a.nextU32());
+  const xb = Array.from({ length: 8 }, () => b.nextU32());
+  const xc = Array.from({ length: 8 }, () => c.nextU32());
+  assert.deepEqual(xa, xb);
+  assert.notDeepEqual(xa, xc);
+});
+
+test('normal() has mean 0 and variance 1 within sampling error', () => {
+  const r = new Rng(7);
+  const n = 200_000;
+  let s = 0;
+  let s2 = 0;
+  for (let i = 0; i < n; i++) {
+    const v = r.normal();
+    s += v;
+    s2 += v * v;
+  }
+  const mean = s / n;
+  const variance = s2 / n - mean * mean;
+  // 5 standard errors: 5/sqrt(n) ≈ 0.011 for the mean, ≈ 0.016 for the variance.
+  assert.ok(Math.abs(mean) < 0.011, `mean ${mean}`);
+  assert.ok(Math.abs(variance - 1) < 0.016, `variance ${variance}`);
+});
+
+test('state round-trips', () => {
+  const r = new Rng(1);
+  r.nextU32();
+  const s = r.state();
+  const x = r.uniform();
+  r.setState(s);
+  assert.equal(r.uniform(), x);
+  assert.throws(() => {
+    r.setState([1, 2]);
+  }, /expected 4 integers/);
+});
