@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EpochMetrics } from './metrics.ts';
@@ -124,7 +124,9 @@ test('bad plot input fails with a message that says which run and why', () => {
 
 test('multi-run figure from fixture run folders: three titled panels, one line per group, a real PNG', async () => {
   const runs = await fixtureRuns();
-  const prefix = join(await mkdtemp(join(tmpdir(), 'csc-plot-')), 'fig');
+  const dir = await mkdtemp(join(tmpdir(), 'csc-plot-'));
+  after(() => rm(dir, { recursive: true, force: true }));
+  const prefix = join(dir, 'fig');
   const files = await writeFigure(prefix, multiRunSpec(runs, { title: 'point-nav', chi: 0.05, groupTitle: 'Algorithm' }));
   const svg = await readFile(files.svg, 'utf8');
   for (const p of PANELS) assert.ok(svg.includes(`>${p.title}</text>`), `panel title "${p.title}"`);

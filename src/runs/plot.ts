@@ -13,6 +13,7 @@
  * standard deviation (sample, n−1) by default, or min–max (`band: 'minmax'`).
  */
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { LayerSpec } from 'vega-lite/types_unstable/spec/layer.d.ts';
 import type { UnitSpec } from 'vega-lite/types_unstable/spec/unit.d.ts';
@@ -20,6 +21,7 @@ import type { Field } from 'vega-lite/types_unstable/channeldef.d.ts';
 import { parse, View } from 'vega';
 import { Resvg } from '@resvg/resvg-js';
 import type { EpochMetrics } from './metrics.ts';
+import { groupName, readRun } from './summary.ts';
 
 /** The three panels, in the paper's order. */
 export const PANELS = [
@@ -157,6 +159,9 @@ const BASE_CONFIG = {
   axisY: { labelFlush: true },
   legend: { labelFontSize: 12, titleFontSize: 12, orient: 'bottom', direction: 'horizontal' },
   header: { labelFontSize: 13 },
+  // A curve touching the top of a panel would otherwise stretch that panel's bounds by half a
+  // stroke and lift its title above its neighbours'.
+  scale: { continuousPadding: 4 },
 } as const;
 
 const PANEL_WIDTH = 300;
@@ -287,4 +292,16 @@ export async function writeFigure(prefix: string, spec: TopLevelSpec): Promise<F
   await writeFile(files.svg, svg);
   await writeFile(files.png, svgToPng(svg));
   return files;
+}
+
+/**
+ * Writes the single-run figure of run folder `dir` as `<dir>/figure.svg` and `.png`, titled from
+ * its config (env, algorithm, seed) with χ drawn on the failures panel. For the training loop to
+ * call at the end of a run (and at checkpoints, if it likes).
+ */
+export async function writeRunFigure(dir: string, opts: { title?: string; prefix?: string } = {}): Promise<FigureFiles> {
+  const { info, metrics } = await readRun(dir);
+  if (metrics.length === 0) throw new PlotError(`${dir}: no metrics rows to plot`);
+  const title = opts.title ?? `${info.env} · ${groupName(info, 'algo')} · seed ${info.seed} · χ = ${info.chi}`;
+  return writeFigure(opts.prefix ?? join(dir, 'figure'), singleRunSpec(metrics, { title, chi: info.chi }));
 }
