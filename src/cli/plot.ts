@@ -130,7 +130,7 @@ export interface CommandIo {
   readonly stderr: { write(s: string): unknown };
 }
 
-const PROCESS_IO: CommandIo = { stdout: process.stdout, stderr: process.stderr };
+export const PROCESS_IO: CommandIo = { stdout: process.stdout, stderr: process.stderr };
 
 /** Entry of `csc plot`; returns the exit status (0 ok, 1 failed, 2 usage). */
 export async function plotCommand(argv: readonly string[], io: CommandIo = PROCESS_IO): Promise<number> {
