@@ -409,15 +409,15 @@ export async function compareCommand(
       onEvent: (e) => {
         switch (e.kind) {
           case 'skip':
-            io.stdout.write(`  done already  ${e.job.dir}\n`);
+            io.stdout.write(`  skip (done)  ${e.job.dir}\n`);
             return;
           case 'start':
-            io.stdout.write(`  ${e.resume ? 'resume' : 'start '}        ${e.job.dir}\n`);
+            io.stdout.write(`  ${e.resume ? 'resume     ' : 'start      '}  ${e.job.dir}\n`);
             return;
           case 'finish': {
             const o = e.outcome;
-            const how = o.exitCode === 0 ? 'finished' : `exited ${o.exitCode ?? o.signal ?? '?'} (${o.state ?? 'no status'})`;
-            io.stdout.write(`  ${how} ${o.job.dir} in ${o.processWallS.toFixed(1)} s; log: ${join(o.job.dir, 'train.log')}\n`);
+            const how = o.exitCode === 0 ? 'finished   ' : `exited ${o.exitCode ?? o.signal ?? '?'} (${o.state ?? 'no status'})`;
+            io.stdout.write(`  ${how}  ${o.job.dir} in ${o.processWallS.toFixed(1)} s; log: ${join(o.job.dir, 'train.log')}\n`);
             return;
           }
         }

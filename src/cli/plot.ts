@@ -114,7 +114,8 @@ export async function plotRuns(dirs: readonly string[], opts: PlotRunsOptions = 
   const by = opts.groupBy ?? defaultGroupBy(runs.map((r) => r.info));
   const plotRunsIn: PlotRun[] = runs.map((r) => ({ group: groupName(r.info, by), metrics: r.metrics, source: r.info.dir }));
   const chi = chis.length === 1 ? chis[0] : undefined;
-  const title = opts.title ?? `${envs}${chi === undefined ? '' : ` · χ = ${chi}`}`;
+  const algos = [...new Set(runs.map((r) => groupName(r.info, 'algo')))];
+  const title = opts.title ?? [envs, ...(algos.length === 1 ? algos : []), ...(chi === undefined ? [] : [`χ = ${chi}`])].join(' · ');
   const spec = multiRunSpec(plotRunsIn, {
     title,
     groupTitle: groupTitle(by),

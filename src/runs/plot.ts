@@ -10,7 +10,8 @@
  * fixed number of env steps, so the episodes it finishes vary). A group's grid spans the range every
  * one of its seeds covers, [max of first totalEpisodes, min of last totalEpisodes], so each point
  * averages all seeds and no seed is extrapolated. The line is the mean over seeds; the band is ±1
- * standard deviation (sample, n−1) by default, or min–max (`band: 'minmax'`).
+ * standard deviation (sample, n−1) by default, or min–max (`band: 'minmax'`); on the two failure
+ * panels its lower edge is clipped at 0, since failure counts cannot be negative.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -141,7 +142,10 @@ export function alignRuns(runs: readonly PlotRun[], opts: { band?: BandKind; gri
       for (const x of grid) {
         const values = series.filter((s) => s.xs.length > 0).map((s) => interpolate(s.xs, s.ys, x));
         if (values.length === 0) continue;
-        out.push({ panel: field, group, episodes: x, ...spread(values, band), seeds: values.length });
+        const s = spread(values, band);
+        // Failure counts cannot be negative; a ±std band may say otherwise for few seeds.
+        const lo = field === 'avgReward' ? s.lo : Math.max(0, s.lo);
+        out.push({ panel: field, group, episodes: x, mean: s.mean, lo, hi: s.hi, seeds: values.length });
       }
     }
   }
