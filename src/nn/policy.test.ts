@@ -38,7 +38,7 @@ test('KL(π_old ‖ π) is zero at π_old and matches the closed form by hand', 
   const p = randomPolicy(2);
   const obs = tf.tensor2d([[0.1, 0.2, 0.3]]);
   const mu = p.mean.apply(obs);
-  const ls = p.logStd.clone() as tf.Tensor1D;
+  const ls = tf.reshape<tf.Rank.R1>(p.logStd, [-1]);
   assert.ok(Math.abs(p.meanKl(obs, mu, ls).dataSync()[0]!) < 1e-6);
   // Old policy: mean shifted by (0.5, 0), log σ_old = log σ + (0.2, −0.1).
   const oldMean = tf.add<tf.Tensor2D>(mu, tf.tensor2d([[0.5, 0]]));
@@ -107,7 +107,7 @@ test('Fisher-vector product equals the Hessian of the mean KL at π_old (finite 
   const r = new Rng(11);
   const obs = tf.tensor2d(Float32Array.from({ length: n * 3 }, () => r.normal()), [n, 3]);
   const oldMean = p.mean.apply(obs);
-  const oldLs = p.logStd.clone() as tf.Tensor1D;
+  const oldLs = tf.reshape<tf.Rank.R1>(p.logStd, [-1]);
   const phi = p.getFlat();
   const v = Float32Array.from({ length: p.numParams }, () => r.normal());
   const eps = 1e-2;
