@@ -118,7 +118,7 @@ export class SafetyCritic {
             bellman = bellmanT.dataSync()[0]!;
             gap = gapT.dataSync()[0]!;
             // α(−E_π Q_C + E_D Q_C) + ½ Bellman error
-            return tf.add(tf.mul(-alpha, gapT), bellmanT) as tf.Scalar;
+            return tf.add<tf.Scalar>(tf.mul(-alpha, gapT), bellmanT);
           }),
         true,
         this.net.vars,
