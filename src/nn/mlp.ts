@@ -147,10 +147,12 @@ export function assignFlat(vars: readonly tf.Variable[], flat: Float32Array, wha
   const total = vars.reduce((s, v) => s + v.size, 0);
   if (flat.length !== total) throw new RangeError(`${what}: flat parameter vector has ${flat.length} values, expected ${total}`);
   let o = 0;
-  for (const v of vars) {
-    v.assign(tf.tensor(flat.subarray(o, o + v.size), v.shape));
-    o += v.size;
-  }
+  tf.tidy(() => {
+    for (const v of vars) {
+      v.assign(tf.tensor(flat.subarray(o, o + v.size), v.shape));
+      o += v.size;
+    }
+  });
 }
 
 /** Splits a flat vector into tensors shaped like `vars` (caller disposes, or use inside tidy). */
