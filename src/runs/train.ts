@@ -91,18 +91,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await folder.writeStatus('running', learner.epoch - 1);
     await learner.start();
     const progress = new ProgressReporter({ totalEpochs: config.epochs, mode: options.progress, label: `${config.algo} s${config.seed}`, startEpoch: learner.epoch });
-    const shouldStop = options.shouldStop ?? (() => false);
+    // Asked once per epoch, so the checkpoint decision and the end of the stream agree.
+    const askStop = options.shouldStop ?? (() => false);
+    let stopping = false;
     const saveCheckpoint = async (epoch: number): Promise<void> => {
       lastCheckpoint = await folder.writeCheckpointDir(epoch, (tmp) => learner.save(tmp));
     };
     const persist = async (m: EpochMetrics): Promise<void> => {
       await folder.appendMetrics(m);
-      const isLast = m.epoch + 1 >= config.epochs || shouldStop();
+      stopping = askStop();
+      const isLast = m.epoch + 1 >= config.epochs || stopping;
       if (isLast || (m.epoch + 1) % options.checkpointEvery === 0) await saveCheckpoint(m.epoch);
       await folder.writeStatus('running', m.epoch);
     };
     await lastValueFrom(
-      epochs$(learner, config.epochs, persist, shouldStop).pipe(
+      epochs$(learner, config.epochs, persist, () => stopping).pipe(
         tap((m) => {
           last = m;
           progress.update(m);
