@@ -73,3 +73,18 @@ test('the Bellman target learns the failure probability where the data is', () =
   assert.ok(lo < 0.2, `Q_C(−0.8) = ${lo}`);
   critic.dispose();
 });
+
+test('predictCandidates (split first layer) equals predict on the concatenated pairs', () => {
+  const critic = new SafetyCritic({ obsSize: 3, actSize: 2, hidden: [8, 8], activation: 'tanh', lr: 1e-3, alpha: 0.5, gamma: 0.9, targetTau: 0.1 }, new Rng(8));
+  const r = new Rng(9);
+  const n = 4;
+  const k = 5;
+  const obs = Float32Array.from({ length: n * 3 }, () => r.normal());
+  const acts = Float32Array.from({ length: n * k * 2 }, () => r.normal());
+  const repObs = new Float32Array(n * k * 3);
+  for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) repObs.set(obs.subarray(i * 3, i * 3 + 3), (i * k + c) * 3);
+  const a = critic.predictCandidates(obs, n, acts, k);
+  const b = critic.predict(repObs, acts, n * k);
+  for (let i = 0; i < n * k; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-6, `${i}: ${a[i]} vs ${b[i]}`);
+  critic.dispose();
+});

@@ -75,13 +75,23 @@ export class SafetyCritic {
 
   /**
    * Q_C for `n` states × `k` candidate actions each (`actions` is `n × k × actSize`), in one
-   * forward pass; the state rows are repeated on the tensor side, not copied in JS.
+   * forward pass. The first layer is split over the concatenated input, W₁[s; a] = W₁ˢs + W₁ᵃa,
+   * so the state part is computed once per state instead of once per candidate.
    */
   predictCandidates(obs: Float32Array, n: number, actions: Float32Array, k: number): Float32Array {
     const { obsSize, actSize } = this.config;
+    const net = this.net;
     const out = tf.tidy(() => {
-      const s = tf.reshape(tf.tile(tf.reshape(tf.tensor2d(obs.subarray(0, n * obsSize), [n, obsSize]), [n, 1, obsSize]), [1, k, 1]), [n * k, obsSize]);
-      return this.q(this.net, s as tf.Tensor2D, tf.tensor2d(actions.subarray(0, n * k * actSize), [n * k, actSize]));
+      const w0 = net.vars[0]! as tf.Tensor2D;
+      const hidden = w0.shape[1];
+      const s = tf.tensor2d(obs.subarray(0, n * obsSize), [n, obsSize]);
+      const a = tf.tensor2d(actions.subarray(0, n * k * actSize), [n * k, actSize]);
+      const zs = tf.add(tf.matMul(s, tf.slice(w0, [0, 0], [obsSize, hidden])), net.vars[1]!);
+      const za = tf.matMul(a, tf.slice(w0, [obsSize, 0], [actSize, hidden]));
+      const z = tf.reshape<tf.Rank.R2>(tf.add(tf.reshape(za, [n, k, hidden]), tf.reshape(zs, [n, 1, hidden])), [n * k, hidden]);
+      const single = net.vars.length === 2;
+      const logits = single ? z : net.applyFrom(1, net.activate(z));
+      return tf.reshape(tf.sigmoid(logits), [-1]);
     });
     const v = out.dataSync() as Float32Array;
     out.dispose();

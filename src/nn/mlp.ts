@@ -57,15 +57,28 @@ export class Mlp {
 
   /** Forward pass, `x` of shape `[batch, inSize]`. */
   apply(x: tf.Tensor2D): tf.Tensor2D {
+    return this.applyFrom(0, x);
+  }
+
+  /**
+   * The network from layer `first` on, given that layer's input (`first = 0`: the network input).
+   * Lets callers compute the first layer their own way (e.g. split over concatenated inputs).
+   */
+  applyFrom(first: number, x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       let h: tf.Tensor2D = x;
       const layers = this.vars.length / 2;
-      for (let l = 0; l < layers; l++) {
+      for (let l = first; l < layers; l++) {
         const z = tf.add<tf.Tensor2D>(tf.matMul(h, this.vars[2 * l]!), this.vars[2 * l + 1]!);
         h = l + 1 < layers ? this.act(z) : z;
       }
       return h;
     });
+  }
+
+  /** The hidden activation of this network (for callers of {@link applyFrom}). */
+  activate(z: tf.Tensor2D): tf.Tensor2D {
+    return this.act(z);
   }
 
   /**
