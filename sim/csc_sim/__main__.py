@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--bind", default="tcp://127.0.0.1:0",
                        help="ZeroMQ endpoint, ipc://PATH or tcp://HOST:PORT (port 0 picks one; default %(default)s)")
     serve.add_argument("--seed", type=int, help="reset the batch with this seed before serving")
+    serve.add_argument("--parent-pid", type=int,
+                       help="exit when this process is gone (set by the TypeScript supervisor)")
 
     bench = sub.add_parser("bench", help="in-process stepping speed (the bridge's reference); prints JSON")
     _add_env_options(bench)
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "serve":
         from .server import run_server
 
-        return run_server(args.env, args.num_envs, args.bind, args.seed, _env_kwargs(args))
+        return run_server(args.env, args.num_envs, args.bind, args.seed, _env_kwargs(args), parent_pid=args.parent_pid)
     if args.cmd == "bench":
         from .bench import run_bench
 

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from typing import Any, Callable
 
@@ -142,7 +143,19 @@ def serve(
         sock.close(linger=0)
 
 
-def run_server(env_id: str, num_envs: int, bind: str, seed: int | None, env_kwargs: dict[str, Any]) -> int:
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def run_server(
+    env_id: str, num_envs: int, bind: str, seed: int | None, env_kwargs: dict[str, Any], parent_pid: int | None = None
+) -> int:
     """Entry point of `python -m csc_sim serve`; returns the process exit code (docs/protocol.md)."""
     from .envs import MissingSimulatorError, UnknownEnvError
 
@@ -161,7 +174,19 @@ def run_server(env_id: str, num_envs: int, bind: str, seed: int | None, env_kwar
         traceback.print_exc(file=sys.stderr)
         return fail("env_error", 4, f"could not build env {env_id!r}: {_describe(e)}")
 
-    stop = {"signal": None}
+    stop: dict[str, Any] = {"signal": None, "checked": time.monotonic()}
+
+    def should_stop() -> bool:
+        if stop["signal"] is not None:
+            return True
+        # an orphaned server would hold its port and CPU forever: follow the parent out
+        now = time.monotonic()
+        if parent_pid is not None and now - stop["checked"] > 1.0:
+            stop["checked"] = now
+            if _gone(parent_pid):
+                print(f"csc_sim serve: parent {parent_pid} is gone, exiting", file=sys.stderr, flush=True)
+                return True
+        return False
 
     def on_signal(signum, _frame):
         stop["signal"] = signum
@@ -178,7 +203,7 @@ def run_server(env_id: str, num_envs: int, bind: str, seed: int | None, env_kwar
             print(json.dumps(line), flush=True)
 
         try:
-            serve(batch, bind, on_ready=ready, should_stop=lambda: stop["signal"] is not None)
+            serve(batch, bind, on_ready=ready, should_stop=should_stop)
         except zmq.ZMQError as e:
             return fail("bind_failed", 5, f"cannot bind {bind}: {e}")
     finally:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from csc_sim.envs import UnknownEnvError, make
+from csc_sim.envs import MissingSimulatorError, UnknownEnvError, make
 
 
 class CostlyLine(gym.Env):
@@ -101,6 +101,7 @@ def test_cost_mode_without_cost_in_info_is_an_error():
     "kwargs, err, fragment",
     [
         ({"gym_id": "NoSuchThing-v0"}, UnknownEnvError, "NoSuchThing"),
+        ({"gym_id": "csc_no_such_sim_pkg:Thing-v0"}, MissingSimulatorError, "'csc_no_such_sim_pkg'"),
         ({"gym_id": "CartPole-v1"}, ValueError, "expected Box"),
         ({"gym_id": "Pendulum-v1", "failure_from": "sometimes"}, ValueError, "failure_from='sometimes'"),
         ({"gym_id": "Pendulum-v1", "health_budget": 0}, ValueError, "health_budget=0"),

@@ -207,7 +207,8 @@ def test_close_op_ends_process(ipc_endpoint):
 
 @pytest.mark.parametrize(
     "env, code, exit_code",
-    [("no-such-env", "unknown_env", 2), ("gym:NoSuchEnv-v0", "unknown_env", 2), ("gym:CartPole-v1", "env_error", 4)],
+    [("no-such-env", "unknown_env", 2), ("gym:NoSuchEnv-v0", "unknown_env", 2), ("gym:CartPole-v1", "env_error", 4),
+     ("gym:csc_no_such_sim_pkg:Thing-v0", "missing_simulator", 3)],
 )
 def test_bad_env_exits_before_serving(env, code, exit_code):
     p = start(["--env", env])

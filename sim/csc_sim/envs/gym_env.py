@@ -44,12 +44,20 @@ class GymEnv(Env):
             raise ValueError(f"gym:{gym_id}: failure_from={failure_from!r}, expected one of {', '.join(FAILURE_MODES)}")
         if not (health_budget > 0 and np.isfinite(health_budget)):
             raise ValueError(f"gym:{gym_id}: health_budget={health_budget!r}, expected a finite number > 0")
+        from . import MissingSimulatorError, UnknownEnvError
+
         try:
             self._env = gym.make(gym_id, max_episode_steps=max_episode_steps, disable_env_checker=True)
+        except gym.error.DependencyNotInstalled as e:
+            raise MissingSimulatorError(f"gym:{gym_id} needs a simulator that is not installed: {e}") from e
+        except ModuleNotFoundError as e:
+            # `gym:pkg:Id-v0` imports pkg to register its envs
+            pkg = e.name or gym_id.split(":", 1)[0]
+            raise MissingSimulatorError(
+                f"gym:{gym_id} needs the Python package {pkg!r}, which is not installed; add it to sim/requirements.txt"
+            ) from e
         except gym.error.Error as e:
-            # NameNotFound / VersionNotFound / missing extras: the id is unusable, say which and why
-            from . import UnknownEnvError
-
+            # NameNotFound / VersionNotFound: the id is unusable, say which and why
             raise UnknownEnvError(f"gym:{gym_id}: {e}") from e
         act_space, obs_space = self._env.action_space, self._env.observation_space
         if not isinstance(act_space, spaces.Box):
