@@ -225,3 +225,38 @@ def test_missing_simulator_exit_code(monkeypatch):
 
     monkeypatch.setitem(envs.REGISTRY, "needs-sim", ("csc_sim_no_such_simulator_module", "X", "nosuchsim"))
     assert run_server("needs-sim", 1, "tcp://127.0.0.1:0", None, {}) == 3
+
+
+def test_bind_failure_exit_code():
+    ctx = zmq.Context()
+    holder = ctx.socket(zmq.ROUTER)
+    holder.setsockopt(zmq.LINGER, 0)
+    port = holder.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        p = start(["--env", ENV, "--bind", f"tcp://127.0.0.1:{port}"])
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 5
+        assert json.loads(out.splitlines()[0])["code"] == "bind_failed"
+        assert "cannot bind" in err
+    finally:
+        holder.close()
+        ctx.term()
+
+
+def test_req_peer_gets_its_envelope_back(ipc_endpoint):
+    """A REQ socket adds an empty delimiter frame; the server echoes the whole envelope."""
+    p = start(["--env", ENV, "--bind", ipc_endpoint])
+    try:
+        json.loads(p.stdout.readline())
+        ctx = zmq.Context()
+        s = ctx.socket(zmq.REQ)
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.RCVTIMEO, 5000)
+        s.connect(ipc_endpoint)
+        s.send(msgpack.packb({"v": 1, "id": 1, "op": "ping", "payload": b"hi"}))
+        assert msgpack.unpackb(s.recv())["data"] == {"payload": b"hi"}
+        s.close(), ctx.term()
+    finally:
+        p.terminate()
+        assert p.wait(timeout=5) == 0
+        p.stdout.close(), p.stderr.close()
