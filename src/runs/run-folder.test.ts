@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic.ts';
@@ -19,8 +19,15 @@ import {
   writeCheckpointDir,
 } from './run-folder.ts';
 
-function tmp(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'csc-runfolder-'));
+const made: string[] = [];
+after(async () => {
+  for (const d of made) await rm(d, { recursive: true, force: true });
+});
+
+async function tmp(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'csc-runfolder-'));
+  made.push(d);
+  return d;
 }
 
 function row(epoch: number, over: Partial<EpochMetrics> = {}): EpochMetrics {
