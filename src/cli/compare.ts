@@ -15,7 +15,8 @@ import { writeFileAtomic } from '../core/atomic.ts';
 import { RUN_FILES, readMetrics, readStatus, type RunState } from '../runs/run-folder.ts';
 import type { FigureFiles } from '../runs/plot.ts';
 import { CHI_WINDOW_EPOCHS, readRunInfo, summarizeGroups, summarizeRun, summaryMarkdown, groupName, type GroupSummary, type RunSummary } from '../runs/summary.ts';
-import { PROCESS_IO, UsageError, plotRuns, reportCliError, type CommandIo } from './plot.ts';
+import { UsageError } from './args.ts';
+import { PROCESS_IO, plotRuns, reportCliError, type CommandIo } from './plot.ts';
 
 export const COMPARE_USAGE = `Usage: csc compare --env ENV --algos A,B,... [options] [-- extra train flags]
 

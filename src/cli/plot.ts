@@ -9,6 +9,7 @@ import { PlotError, multiRunSpec, singleRunSpec, writeFigure, type BandKind, typ
 import { RUN_FILES, RunFileFormatError, RunFolderError } from '../runs/run-folder.ts';
 import { groupName, groupTitle, readRun, type GroupBy, type RunInfo } from '../runs/summary.ts';
 import type { EpochMetrics } from '../runs/metrics.ts';
+import { UsageError } from './args.ts';
 
 export const PLOT_USAGE = `Usage: csc plot RUN_DIR... [options]
 
@@ -25,11 +26,6 @@ Options:
   --title TEXT               figure title (default: env and χ / the run's identity)
   -h, --help                 this text
 `;
-
-/** Command-line misuse: a message for the user, exit status 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 const GROUP_BYS: readonly GroupBy[] = ['algo', 'chi', 'label'];
 const BANDS: readonly BandKind[] = ['std', 'minmax'];

@@ -118,10 +118,17 @@ test('the band of a failure panel is clipped at 0, the reward band is not', () =
   assert.ok(Math.abs(reward.lo + Math.SQRT2) < 1e-12); // 0 − √2
 });
 
-test('NaN rewards (epochs without a finished episode) are bridged, not averaged in', () => {
-  const pts = alignRuns([{ group: 'A', metrics: [m(0, 1, 2), m(1, 1, NaN), m(2, 3, 4)] }], { gridPoints: 3 });
-  const r = pts.filter((p) => p.panel === 'avgReward').map((p) => p.mean);
-  assert.deepEqual(r, [2, 3, 4]);
+test('epochs without a finished episode (NaN reward, or 0 failures of 0 episodes) are bridged, not averaged in', () => {
+  const empty = { ...m(1, 1, NaN), episodes: 0, avgFailures: 0 };
+  const pts = alignRuns([{ group: 'A', metrics: [{ ...m(0, 1, 2), avgFailures: 0.5 }, empty, { ...m(2, 3, 4), avgFailures: 0.25 }] }], { gridPoints: 3 });
+  assert.deepEqual(
+    pts.filter((p) => p.panel === 'avgReward').map((p) => p.mean),
+    [2, 3, 4],
+  );
+  assert.deepEqual(
+    pts.filter((p) => p.panel === 'avgFailures').map((p) => p.mean),
+    [0.5, 0.375, 0.25],
+  );
 });
 
 test('bad plot input fails with a message that says which run and why', () => {

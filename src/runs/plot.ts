@@ -111,6 +111,16 @@ function spread(values: readonly number[], band: BandKind): { mean: number; lo: 
 }
 
 /**
+ * Whether an epoch has a value to draw in a panel. The per-episode averages of an epoch that
+ * finished no episode carry no information (NaN, or 0 from a writer that fills it in), so they
+ * are bridged from the neighbouring epochs instead of drawn as a dip.
+ */
+function hasValue(m: EpochMetrics, field: PanelField): boolean {
+  if (!Number.isFinite(m[field])) return false;
+  return field === 'cumulativeFailures' || m.episodes > 0;
+}
+
+/**
  * Mean and spread of every group on its common episode grid (see the module comment), per panel.
  * A panel's points where a seed has no finite value (NaN reward in an epoch that finished no
  * episode) are interpolated from that seed's finite neighbours.
@@ -136,7 +146,7 @@ export function alignRuns(runs: readonly PlotRun[], opts: { band?: BandKind; gri
     const grid = Array.from({ length: n }, (_, i) => (n === 1 ? first : first + ((last - first) * i) / (n - 1)));
     for (const { field } of PANELS) {
       const series = members.map((r) => {
-        const finite = r.metrics.filter((m) => Number.isFinite(m[field]));
+        const finite = r.metrics.filter((m) => hasValue(m, field));
         return { xs: finite.map((m) => m.totalEpisodes), ys: finite.map((m) => m[field]) };
       });
       for (const x of grid) {
@@ -248,7 +258,7 @@ export function singleRunSpec(metrics: readonly EpochMetrics[], opts: FigureOpti
   // One run needs no alignment: its own epochs are the points.
   const points = PANELS.flatMap(({ field }) =>
     metrics
-      .filter((m) => Number.isFinite(m[field]))
+      .filter((m) => hasValue(m, field))
       .map((m): CurvePoint => ({ panel: field, group, episodes: m.totalEpisodes, mean: m[field], lo: m[field], hi: m[field], seeds: 1 })),
   );
   return figureSpec(points, opts);
