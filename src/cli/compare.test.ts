@@ -1,6 +1,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { access, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readMetrics, readStatus } from '../runs/run-folder.ts';
@@ -8,6 +9,7 @@ import { compareCommand, parseCompareArgs, runCompare, type CompareEvent, type C
 import type { CommandIo } from './plot.ts';
 
 const FAKE_TRAIN = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'runs', 'fake-train.ts');
+const COMPARE_ENTRY = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'runs', 'compare-entry.ts');
 const TRAIN = [process.execPath, '--import', import.meta.resolve('tsx'), FAKE_TRAIN];
 const made: string[] = [];
 after(async () => {
@@ -145,4 +147,50 @@ test('compare arguments: seeds as a count or a list, defaults, train flags after
     [['--env', 'e', '--algos', 'csc', 'extra'], /unexpected argument "extra" \(train flags go after --\)/],
   ];
   for (const [argv, want] of bad) assert.throws(() => parseCompareArgs(argv), want, argv.join(' '));
+});
+
+async function waitFor(what: string, cond: () => Promise<boolean>, limitMs = 30_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > limitMs) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('SIGTERM to compare is passed to its trainings, which stop as interrupted runs; a re-run resumes them', async () => {
+  const outDir = await mkdtemp(join(tmpdir(), 'csc-compare-sig-'));
+  made.push(outDir);
+  const flags = ['--env', 'point-nav', '--algos', 'csc,trpo', '--seeds', '1', '--epochs', '40', '--parallel', '2', '--out', outDir, '--no-plot'];
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), COMPARE_ENTRY, ...flags, '--', '--epoch-ms', '100'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
+  const dirs = ['csc', 'trpo'].map((a) => join(outDir, `${a}-chi0.05-s0`));
+  // Both trainings are past start-up (they have written an epoch) before the signal.
+  await waitFor('both trainings to write an epoch', async () => {
+    for (const d of dirs) if ((await readMetrics(d).catch(() => [])).length === 0) return false;
+    return true;
+  });
+  child.kill('SIGTERM');
+  assert.equal(await exited, 130, stderr);
+  assert.match(stderr, /csc compare: SIGTERM; waiting for running trainings to save and stop/);
+  for (const d of dirs) {
+    const s = await readStatus(d);
+    assert.equal(s?.state, 'interrupted', d);
+    assert.ok(s.epoch < 39, `${d} stopped early (epoch ${s.epoch})`);
+  }
+
+  const r = await runCompare({ env: 'point-nav', algos: ['csc', 'trpo'], seeds: [0], chis: [0.05], epochs: 40, outDir, trainCommand: TRAIN, plot: false });
+  assert.deepEqual(r.unfinished, []);
+  assert.ok(r.outcomes.every((o) => o.resumed));
+  for (const d of dirs) {
+    await access(join(d, 'launches.log'));
+    assert.equal(await launchesIn(d), 2);
+    assert.deepEqual(
+      (await readMetrics(d)).map((m) => m.epoch),
+      Array.from({ length: 40 }, (_, i) => i),
+    );
+  }
 });

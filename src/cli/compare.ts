@@ -57,12 +57,20 @@ export interface JobOutcome {
   readonly state: RunState | undefined;
   /** Seconds from launch to exit, start-up included. */
   readonly processWallS: number;
+  readonly pid: number | undefined;
 }
 
 /** Progress of a comparison, for the command's output and for tests. */
 export type CompareEvent =
   | { readonly kind: 'skip'; readonly job: CompareJob }
-  | { readonly kind: 'start'; readonly job: CompareJob; readonly resume: boolean; readonly argv: readonly string[] }
+  | {
+      readonly kind: 'start';
+      readonly job: CompareJob;
+      readonly resume: boolean;
+      readonly argv: readonly string[];
+      /** Process id of the child (undefined when it could not be spawned). */
+      readonly pid: number | undefined;
+    }
   | { readonly kind: 'finish'; readonly outcome: JobOutcome };
 
 /** Options of `runCompare`. */
@@ -129,7 +137,12 @@ async function hasConfig(dir: string): Promise<boolean> {
 }
 
 /** Appends to `<dir>/train.log`; the child's stdout and stderr both go there. */
-async function launch(job: CompareJob, argv: readonly string[], resume: boolean): Promise<JobOutcome> {
+async function launch(
+  job: CompareJob,
+  argv: readonly string[],
+  resume: boolean,
+  onSpawn: (pid: number | undefined) => void,
+): Promise<JobOutcome> {
   await mkdir(job.dir, { recursive: true });
   const log = createWriteStream(join(job.dir, 'train.log'), { flags: 'a' });
   await new Promise<void>((res, rej) => {
@@ -143,6 +156,7 @@ async function launch(job: CompareJob, argv: readonly string[], resume: boolean)
   if (cmd === undefined) throw new TypeError('runCompare: trainCommand is empty');
   const t0 = performance.now();
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  onSpawn(child.pid);
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
@@ -156,7 +170,7 @@ async function launch(job: CompareJob, argv: readonly string[], resume: boolean)
   });
   await new Promise<void>((res) => log.end(res));
   const status = await readStatus(job.dir).catch(() => undefined);
-  return { job, resumed: resume, exitCode: code, signal, state: status?.state, processWallS: (performance.now() - t0) / 1000 };
+  return { job, resumed: resume, exitCode: code, signal, state: status?.state, processWallS: (performance.now() - t0) / 1000, pid: child.pid };
 }
 
 /** Runs (or continues) a comparison; see the module comment. */
@@ -201,8 +215,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
         ...(resume ? ['--resume'] : []),
         ...(opts.extraArgs ?? []),
       ];
-      opts.onEvent?.({ kind: 'start', job, resume, argv });
-      const outcome = await launch(job, argv, resume);
+      const outcome = await launch(job, argv, resume, (pid) => opts.onEvent?.({ kind: 'start', job, resume, argv, pid }));
       outcomes.push(outcome);
       opts.onEvent?.({ kind: 'finish', outcome });
     }
@@ -383,16 +396,31 @@ export function parseCompareArgs(argv: readonly string[], now = new Date()): Com
   };
 }
 
-/** Entry of `csc compare`; returns the exit status (0 all done, 1 some run unfinished, 2 usage, 130 interrupted). */
+/**
+ * Entry of `csc compare`; returns the exit status (0 all done, 1 some run unfinished, 2 usage,
+ * 130 interrupted by SIGINT or SIGTERM).
+ */
 export async function compareCommand(
   argv: readonly string[],
   io: CommandIo = PROCESS_IO,
   overrides: Pick<CompareOptions, 'trainCommand'> = {},
 ): Promise<number> {
   const abort = new AbortController();
-  const onSigint = (): void => {
-    io.stderr.write('csc compare: interrupted; waiting for running trainings to save and stop (no new ones start)\n');
+  const live = new Set<number>();
+  // Ctrl-C reaches the trainings through the terminal's process group; a SIGTERM (a scheduler,
+  // `timeout`) reaches only this process, so it is passed on. Either way train saves and stops.
+  const onSignal = (sig: NodeJS.Signals): void => {
+    io.stderr.write(`csc compare: ${sig}; waiting for running trainings to save and stop (no new ones start)\n`);
     abort.abort();
+    if (sig === 'SIGTERM') {
+      for (const pid of live) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
   };
   try {
     const parsed = parseCompareArgs(argv);
@@ -400,7 +428,8 @@ export async function compareCommand(
       io.stdout.write(COMPARE_USAGE);
       return 0;
     }
-    process.on('SIGINT', onSigint);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const total = parsed.algos.length * parsed.seeds.length * parsed.chis.length;
     io.stdout.write(`csc compare: ${total} run${total === 1 ? '' : 's'} in ${parsed.outDir} (${parsed.parallel ?? 1} at a time)\n`);
     const result = await runCompare({
@@ -413,10 +442,12 @@ export async function compareCommand(
             io.stdout.write(`  skip (done)  ${e.job.dir}\n`);
             return;
           case 'start':
+            if (e.pid !== undefined) live.add(e.pid);
             io.stdout.write(`  ${e.resume ? 'resume     ' : 'start      '}  ${e.job.dir}\n`);
             return;
           case 'finish': {
             const o = e.outcome;
+            if (o.pid !== undefined) live.delete(o.pid);
             const how = o.exitCode === 0 ? 'finished   ' : `exited ${o.exitCode ?? o.signal ?? '?'} (${o.state ?? 'no status'})`;
             io.stdout.write(`  ${how}  ${o.job.dir} in ${o.processWallS.toFixed(1)} s; log: ${join(o.job.dir, 'train.log')}\n`);
             return;
@@ -436,6 +467,7 @@ export async function compareCommand(
   } catch (err) {
     return reportCliError('compare', err, COMPARE_USAGE, io);
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
