@@ -166,7 +166,9 @@ test('SIGTERM to compare is passed to its trainings, which stop as interrupted r
   });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((res) => child.once('close', (code) => res(code)));
+  const exited = new Promise<number | null>((res) => child.once('close', (code) => {
+    res(code);
+  }));
   const dirs = ['csc', 'trpo'].map((a) => join(outDir, `${a}-chi0.05-s0`));
   // Both trainings are past start-up (they have written an epoch) before the signal.
   await waitFor('both trainings to write an epoch', async () => {
