@@ -22,8 +22,9 @@ export const COMPARE_USAGE = `Usage: csc compare --env ENV --algos A,B,... [opti
 
 Trains every algorithm × χ × seed as its own \`csc train\` process and run folder
 (OUT/<algo>-chi<χ>-s<seed>), then writes OUT/summary.md, OUT/summary.json and figures.
-Run it again with the same --out to continue: finished runs are skipped, interrupted or
-failed ones are resumed with --resume.
+Run it again with the same --out to continue: finished runs are skipped (whatever --epochs
+says now), interrupted or failed ones are resumed with --resume. Each run's output goes to
+its train.log.
 
 Options:
   --env ENV            environment id (e.g. point-nav)

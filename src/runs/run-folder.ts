@@ -552,7 +552,13 @@ export class RunFolder {
     const job = this.writes.then(async () => {
       await appendSynced(this.path(RUN_FILES.metricsJsonl), `${metricsJsonLine(m)}\n`);
       const csv = this.path(RUN_FILES.metricsCsv);
-      const hasHeader = ((await readTextIfExists(csv)) ?? '') !== '';
+      const hasHeader = await stat(csv).then(
+        (st) => st.size > 0,
+        (err: unknown) => {
+          if (isErrno(err, 'ENOENT')) return false;
+          throw err;
+        },
+      );
       await appendSynced(csv, `${hasHeader ? '' : `${METRICS_CSV_HEADER}\n`}${metricsCsvRow(m)}\n`);
     });
     this.writes = job.catch(() => undefined);
