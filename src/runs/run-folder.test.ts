@@ -13,6 +13,8 @@ import {
   defaultRunDirName,
   latestCheckpoint,
   listCheckpoints,
+  metricsCsvRow,
+  metricsJsonLine,
   readMetrics,
   readMetricsCsv,
   readStatus,
@@ -117,6 +119,15 @@ test('a last line cut short by a killed writer is dropped, and reported', async 
   assert.deepEqual(await readMetrics(f.dir, { onTruncatedLine }), [row(0), row(1)]);
   assert.deepEqual(await readMetricsCsv(f.dir, { onTruncatedLine }), [row(0), row(1)]);
   assert.deepEqual(cut, [`${f.path('metrics.jsonl')}:3`, `${f.path('metrics.csv')}:4`]);
+});
+
+test('an unterminated CSV row is dropped even when it parses (cut inside its last number); a whole JSON line is kept', async () => {
+  const f = await folderWith(1);
+  const whole = metricsCsvRow(row(1));
+  await appendFile(f.path('metrics.csv'), whole.slice(0, -2)); // "…,1600.5" cut to "…,1600"
+  assert.deepEqual(await readMetricsCsv(f.dir), [row(0)]);
+  await appendFile(f.path('metrics.jsonl'), metricsJsonLine(row(1))); // complete, newline missing
+  assert.deepEqual(await readMetrics(f.dir), [row(0), row(1)]);
 });
 
 test('bad lines anywhere else fail with file, line and what was expected', async () => {

@@ -252,20 +252,23 @@ function describe(v: unknown): string {
 
 /** Options of the metrics readers. */
 export interface ReadMetricsOptions {
-  /** Told when a last line without its newline could not be parsed and was dropped (a killed writer). */
+  /** Told when a last line without its newline was dropped as cut short (a killed writer). */
   readonly onTruncatedLine?: (file: string, line: number) => void;
 }
 
 /**
  * Splits a file into lines and parses each one. Strict everywhere except the last line when it
- * lacks its trailing newline and does not parse: that is what a process killed mid-append leaves,
- * and it is dropped. Epochs must be non-negative integers, strictly increasing.
+ * lacks its trailing newline: that is what a process killed mid-append leaves, and it is dropped
+ * when it does not parse. A JSON line that does parse is whole (a cut one misses its `}`), so it is
+ * kept; a CSV line never is, since a row cut inside its last number still parses
+ * (`keepUnterminated`). Epochs must be non-negative integers, strictly increasing.
  */
 function parseLines(
   text: string,
   file: string,
   firstLineNo: number,
   parse: (line: string, file: string, lineNo: number) => EpochMetrics,
+  keepUnterminated: boolean,
   opts: ReadMetricsOptions,
 ): EpochMetrics[] {
   const lines = text.split('\n');
@@ -276,6 +279,10 @@ function parseLines(
     const lineNo = firstLineNo + i;
     const line = lines[i] ?? '';
     const isUnterminatedLast = i === lines.length - 1 && !endsWithNewline;
+    if (isUnterminatedLast && !keepUnterminated) {
+      opts.onTruncatedLine?.(file, lineNo);
+      break;
+    }
     let m: EpochMetrics;
     try {
       if (line.trim() === '') throw new RunFileFormatError(file, lineNo, 'empty line');
@@ -301,7 +308,7 @@ function parseLines(
 
 /** Parses the text of a `metrics.jsonl` file (see `readMetrics` for the rules). */
 export function parseMetricsJsonl(text: string, file: string, opts: ReadMetricsOptions = {}): EpochMetrics[] {
-  return parseLines(text, file, 1, parseMetricsJsonLine, opts);
+  return parseLines(text, file, 1, parseMetricsJsonLine, true, opts);
 }
 
 /** Parses the text of a `metrics.csv` file: the header must be exactly `METRICS_CSV_HEADER`. */
@@ -316,7 +323,7 @@ export function parseMetricsCsv(text: string, file: string, opts: ReadMetricsOpt
     }
     throw new RunFileFormatError(file, 1, `header does not match METRIC_FIELDS: expected "${METRICS_CSV_HEADER}", got "${header}"`);
   }
-  return parseLines(text.slice(nl + 1), file, 2, parseMetricsCsvRow, opts);
+  return parseLines(text.slice(nl + 1), file, 2, parseMetricsCsvRow, false, opts);
 }
 
 async function readTextIfExists(path: string): Promise<string | undefined> {
