@@ -459,9 +459,16 @@ export async function compareCommand(
     io.stdout.write(`\n${summaryMarkdown(result.groups, parsed.chis.length === 1 ? `χ = ${parsed.chis[0]}` : 'χ')}\n`);
     for (const f of result.figures) io.stdout.write(`wrote ${f.svg}\nwrote ${f.png}\n`);
     io.stdout.write(`wrote ${result.summaryFiles.md}\nwrote ${result.summaryFiles.json}\n`);
-    if (abort.signal.aborted) return 130;
+    if (abort.signal.aborted) {
+      io.stderr.write(`csc compare: stopped; continue with the same command${argv.includes('--out') ? '' : ` and --out ${parsed.outDir}`}\n`);
+      return 130;
+    }
     if (result.unfinished.length > 0) {
-      io.stderr.write(`csc compare: ${result.unfinished.length} run(s) unfinished; run the same command again to resume them\n`);
+      io.stderr.write(
+        `csc compare: ${result.unfinished.length} run(s) unfinished; run the same command again${
+          argv.includes('--out') ? '' : ` with --out ${parsed.outDir}`
+        } to resume them\n`,
+      );
       return 1;
     }
     return 0;
