@@ -173,9 +173,6 @@ const BASE_CONFIG = {
   axisY: { labelFlush: true },
   legend: { labelFontSize: 12, titleFontSize: 12, orient: 'bottom', direction: 'horizontal' },
   header: { labelFontSize: 13 },
-  // A curve touching the top of a panel would otherwise stretch that panel's bounds by half a
-  // stroke and lift its title above its neighbours'.
-  scale: { continuousPadding: 4 },
 } as const;
 
 const PANEL_WIDTH = 300;
@@ -197,7 +194,7 @@ function panelLayer(
     sort: null,
     legend: legend.show ? { title: legend.title ?? null, symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 } : null,
   };
-  const x = { field: 'episodes', type: 'quantitative' as const, title: 'Episodes', axis: { tickCount: 5, format: '~s' } };
+  const x = { field: 'episodes', type: 'quantitative' as const, title: 'Episodes', scale: { zero: true }, axis: { tickCount: 5, format: '~s' } };
   const layers: (LayerSpec<Field> | UnitSpec<Field>)[] = [
     {
       mark: { type: 'area', opacity: 0.18 },
@@ -205,7 +202,9 @@ function panelLayer(
     },
     {
       mark: { type: 'line', strokeWidth: 2 },
-      encoding: { x, y: { field: 'mean', type: 'quantitative', title: axisTitle }, color },
+      // Padding keeps a curve at the top of its panel from poking above the frame, which would also
+      // lift that panel's title above its neighbours'; no nicing, so no tick outside the data.
+      encoding: { x, y: { field: 'mean', type: 'quantitative', title: axisTitle, scale: { padding: 8, nice: false } }, color },
     },
   ];
   if (chi !== undefined && field === 'avgFailures') {
@@ -246,7 +245,9 @@ export function figureSpec(points: readonly CurvePoint[], opts: FigureOptions = 
     hconcat: PANELS.map((p) =>
       panelLayer(p.field, p.title, p.axis, rows, opts.chi, { title: opts.groupTitle, show: new Set(points.map((q) => q.group)).size > 1 }),
     ),
-    resolve: { scale: { color: 'shared' } },
+    resolve: { scale: { color: 'shared', x: 'shared' } },
+    bounds: 'flush',
+    spacing: 80,
   };
   return spec;
 }
