@@ -26,7 +26,7 @@ import { CheckpointError, type NamedArray, loadCheckpoint, saveCheckpoint } from
 import { GaussianPolicy } from '../nn/policy.ts';
 import { ValueFunction } from '../nn/value.ts';
 import type { EpochMetrics } from '../runs/metrics.ts';
-import { PolicyActor } from './actor.ts';
+import { type FilterSettings, PolicyActor } from './actor.ts';
 import type { LearnerConfig } from './config.ts';
 import { CriticEnsemble } from './critic-ensemble.ts';
 import type { DeployedPolicy } from './deploy.ts';
@@ -181,6 +181,7 @@ export class CscLearner implements Learner {
         candidates: critic === null ? 1 : c.filterCandidates,
         probe: critic === null ? 1 : c.filterProbe,
         epsilon: critic === null ? Number.POSITIVE_INFINITY : epsilon,
+        threshold: c.filterThreshold,
         critic: critic === null ? (_o, n, _a, k) => new Float32Array(n * k) : (o, n, a, k) => critic.predictCandidates(o, n, a, k),
         rng: this.actRng,
       });
@@ -401,7 +402,12 @@ export class CscLearner implements Learner {
   }
 
   deployed(): DeployedPolicy {
-    return new PolicyActor(this.spec, this.config.algo, this.policy, this.critic, this.epsilon(), this.config.filterCandidates, this.config.filterProbe, this.config.seed + 17);
+    return new PolicyActor(this.spec, this.config.algo, this.policy, this.critic, this.epsilon(), this.filterSettings(), this.config.seed + 17);
+  }
+
+  private filterSettings(): FilterSettings {
+    const c = this.config;
+    return { candidates: c.filterCandidates, probe: c.filterProbe, threshold: c.filterThreshold };
   }
 
   /** Named parameter arrays of every network, in a fixed order. */
