@@ -7,7 +7,9 @@ import importlib
 from .base import Env, EnvSpec, Step
 
 # id -> (module, class name, pip package(s) it needs)
-REGISTRY: dict[str, tuple[str, str, str]] = {}
+REGISTRY: dict[str, tuple[str, str, str]] = {
+    "car-nav": ("csc_sim.envs.car_nav", "CarNavEnv", "mujoco"),
+}
 
 
 class UnknownEnvError(ValueError):
