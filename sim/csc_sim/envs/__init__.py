@@ -7,7 +7,10 @@ import importlib
 from .base import Env, EnvSpec, Step
 
 # id -> (module, class name, pip package(s) it needs)
-REGISTRY: dict[str, tuple[str, str, str]] = {}
+REGISTRY: dict[str, tuple[str, str, str]] = {
+    "panda-push-topple": ("csc_sim.envs.panda_push", "PandaPushToppleEnv", "robosuite"),
+    "panda-push-boundary": ("csc_sim.envs.panda_push", "PandaPushBoundaryEnv", "robosuite"),
+}
 
 
 class UnknownEnvError(ValueError):
