@@ -1,3 +1,45 @@
 #!/usr/bin/env bash
-# Creates the Python simulator environment for csc_sim (idempotent). Filled in with the sim package.
+# Creates the Python simulator environment sim/.venv (Python 3.11) with sim/requirements.txt and an
+# editable install of csc_sim. Idempotent: when the venv exists and requirements.txt / pyproject.toml
+# are unchanged since the last successful run (a hash stamp in the venv), it returns at once.
+#
+# Env: CSC_SIM_BASE_PYTHON  the interpreter to build the venv from (default: python3.11 on PATH,
+#                           then /usr/bin/python3.11)
+#      CSC_SIM_VENV         where to put the venv (default: sim/.venv)
 set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+venv="${CSC_SIM_VENV:-$root/sim/.venv}"
+stamp="$venv/.csc-sim-stamp"
+
+want="$(cat sim/requirements.txt sim/pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+
+base="${CSC_SIM_BASE_PYTHON:-}"
+if [ -z "$base" ]; then
+  for cand in python3.11 /usr/bin/python3.11; do
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys, venv; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
+      base="$cand"; break
+    fi
+  done
+fi
+if [ -z "$base" ]; then
+  echo "setup-sim: no Python 3.11 found (tried python3.11, /usr/bin/python3.11); install it or set CSC_SIM_BASE_PYTHON" >&2
+  exit 1
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "setup-sim: creating $venv with $("$base" --version)" >&2
+  "$base" -m venv "$venv"
+fi
+py="$venv/bin/python"
+"$py" -m pip install --quiet --disable-pip-version-check -r sim/requirements.txt
+"$py" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e sim
+"$py" -c 'import csc_sim, zmq, msgpack, numpy, gymnasium' || {
+  echo "setup-sim: the venv at $venv cannot import csc_sim and its dependencies" >&2
+  exit 1
+}
+echo "$want" > "$stamp"
+echo "setup-sim: ready ($py)" >&2

@@ -1,0 +1,211 @@
+"""The csc-sim/1 server: one ZeroMQ ROUTER socket serving one `Batch` of K envs (docs/protocol.md).
+
+Requests are answered in arrival order, one at a time. Any request that cannot be served gets an
+error reply with a code and a message, and the server keeps serving; only `close`, SIGTERM or SIGINT
+end it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+import zmq
+
+from .batch import Batch, BatchInputError, NotResetError
+from .protocol import PROTOCOL, ProtocolError, decode_array, encode_array, error_reply, ok_reply, unpack_request
+
+MAX_SEED = 2**53 - 1  # seeds must survive a trip through a JavaScript number
+
+
+def spec_data(batch: Batch) -> dict[str, Any]:
+    """The `spec` reply: the EnvSpec fields with the names of src/envs/env.ts, plus numEnvs."""
+    s = batch.spec
+    return {
+        "protocol": PROTOCOL,
+        "id": s.id,
+        "obsSize": int(s.obs_size),
+        "actSize": int(s.act_size),
+        "actLow": [float(x) for x in s.act_low],
+        "actHigh": [float(x) for x in s.act_high],
+        "obsNames": [str(x) for x in s.obs_names],
+        "actNames": [str(x) for x in s.act_names],
+        "maxEpisodeSteps": int(s.max_episode_steps),
+        "controlPeriodS": float(s.control_period_s),
+        "failureMeaning": str(s.failure_meaning),
+        "numEnvs": int(batch.num_envs),
+    }
+
+
+class Handler:
+    """Turns one request frame into one reply frame. No sockets, so tests can drive it directly."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.closed = False
+
+    def handle(self, frame: bytes) -> bytes:
+        rid: int | None = None
+        try:
+            rid, msg = unpack_request(frame)
+            return ok_reply(rid, self._dispatch(msg))
+        except ProtocolError as e:
+            return error_reply(rid if rid is not None else e.request_id, e.code, e.message)
+
+    def _dispatch(self, msg: dict[str, Any]) -> dict[str, Any]:
+        op = msg["op"]
+        if op == "ping":
+            payload = msg.get("payload", b"")
+            if not isinstance(payload, (bytes, bytearray)):
+                raise ProtocolError("bad_request", f"ping.payload: expected bin, got {type(payload).__name__}")
+            return {"payload": bytes(payload)}
+        if op == "spec":
+            return spec_data(self.batch)
+        if op == "reset":
+            seed = msg.get("seed")
+            if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED - self.batch.num_envs:
+                raise ProtocolError(
+                    "bad_request", f"reset.seed: expected an integer in [0, {MAX_SEED - self.batch.num_envs}], got {seed!r}"
+                )
+            try:
+                obs = self.batch.reset(seed)
+            except Exception as e:
+                raise ProtocolError("env_error", f"{self.batch.spec.id}: reset({seed}) raised {_describe(e)}") from None
+            return {"obs": encode_array(obs)}
+        if op == "step":
+            actions = decode_array(msg.get("actions"), "step.actions")
+            if actions.dtype.kind != "f":
+                raise ProtocolError("bad_action", f"step.actions: expected dtype f32, got {msg['actions']['dtype']}")
+            try:
+                r = self.batch.step(actions)
+            except BatchInputError as e:
+                raise ProtocolError("bad_action", str(e)) from None
+            except NotResetError as e:
+                raise ProtocolError("not_reset", str(e)) from None
+            except Exception as e:
+                raise ProtocolError(
+                    "env_error", f"{self.batch.spec.id}: step raised {_describe(e)}; reset before stepping again"
+                ) from None
+            return {
+                "obs": encode_array(r.obs),
+                "nextObs": encode_array(r.next_obs),
+                "reward": encode_array(r.reward),
+                "failure": encode_array(r.failure),
+                "terminated": encode_array(r.terminated),
+                "truncated": encode_array(r.truncated),
+            }
+        if op == "close":
+            self.closed = True
+            return {}
+        raise ProtocolError("unknown_op", f"unknown op {op!r}")  # unreachable: unpack_request checks ops
+
+
+def _describe(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+def serve(
+    batch: Batch,
+    bind: str,
+    *,
+    on_ready: Callable[[str], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    poll_ms: int = 100,
+    context: zmq.Context | None = None,
+) -> None:
+    """Binds a ROUTER at `bind` and serves until `close` or `should_stop()` turns true.
+
+    `on_ready` receives the bound endpoint (with the real port when `bind` asked for port 0).
+    """
+    ctx = context or zmq.Context.instance()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    handler = Handler(batch)
+    try:
+        sock.bind(bind)
+        endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        if on_ready is not None:
+            on_ready(endpoint)
+        while not handler.closed and not should_stop():
+            if not sock.poll(poll_ms):
+                continue
+            frames = sock.recv_multipart()
+            if len(frames) < 2:
+                continue  # a ROUTER always prefixes the peer identity; nothing to answer to
+            reply = handler.handle(frames[-1])
+            # echo the envelope (identity and any delimiter frames) so any DEALER/REQ peer works
+            sock.send_multipart([*frames[:-1], reply])
+    finally:
+        sock.close(linger=0)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def run_server(
+    env_id: str, num_envs: int, bind: str, seed: int | None, env_kwargs: dict[str, Any], parent_pid: int | None = None
+) -> int:
+    """Entry point of `python -m csc_sim serve`; returns the process exit code (docs/protocol.md)."""
+    from .envs import MissingSimulatorError, UnknownEnvError
+
+    def fail(code: str, exit_code: int, message: str) -> int:
+        print(json.dumps({"event": "error", "code": code, "message": message}), flush=True)
+        print(f"csc_sim serve: error: {message}", file=sys.stderr, flush=True)
+        return exit_code
+
+    try:
+        batch = Batch(env_id, num_envs, **env_kwargs)
+    except UnknownEnvError as e:
+        return fail("unknown_env", 2, str(e))
+    except MissingSimulatorError as e:
+        return fail("missing_simulator", 3, str(e))
+    except Exception as e:
+        traceback.print_exc(file=sys.stderr)
+        return fail("env_error", 4, f"could not build env {env_id!r}: {_describe(e)}")
+
+    stop: dict[str, Any] = {"signal": None, "checked": time.monotonic()}
+
+    def should_stop() -> bool:
+        if stop["signal"] is not None:
+            return True
+        # an orphaned server would hold its port and CPU forever: follow the parent out
+        now = time.monotonic()
+        if parent_pid is not None and now - stop["checked"] > 1.0:
+            stop["checked"] = now
+            if _gone(parent_pid):
+                print(f"csc_sim serve: parent {parent_pid} is gone, exiting", file=sys.stderr, flush=True)
+                return True
+        return False
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signum
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        if seed is not None:
+            batch.reset(seed)
+
+        def ready(endpoint: str) -> None:
+            line = {"event": "ready", "protocol": PROTOCOL, "endpoint": endpoint, "env": env_id,
+                    "numEnvs": num_envs, "pid": os.getpid()}
+            print(json.dumps(line), flush=True)
+
+        try:
+            serve(batch, bind, on_ready=ready, should_stop=should_stop)
+        except zmq.ZMQError as e:
+            return fail("bind_failed", 5, f"cannot bind {bind}: {e}")
+    finally:
+        batch.close()
+    return 0

@@ -1,0 +1,75 @@
+/**
+ * Acting with a policy and its safety critic outside the training loop: `csc eval`, the ROS 2
+ * node, sim-in-the-loop. The decision is the training filter's ({@link filterActions}), so a
+ * deployed policy behaves as it did while learning.
+ */
+import { Rng } from '../core/rng.ts';
+import type { EnvSpec } from '../envs/env.ts';
+import { EnvInputError } from '../envs/env.ts';
+import type { GaussianPolicy } from '../nn/policy.ts';
+import type { ActOptions, DeployedPolicy, FilterResult } from './deploy.ts';
+import { filterActions } from './safety-filter.ts';
+
+/** The critic interface the filter needs (a CQL critic or an ensemble). */
+export interface CandidateScorer {
+  predictCandidates(obs: Float32Array, n: number, actions: Float32Array, k: number): Float32Array;
+}
+
+export class PolicyActor implements DeployedPolicy {
+  private readonly rng: Rng;
+
+  constructor(
+    readonly spec: EnvSpec,
+    readonly algo: string,
+    private readonly policy: GaussianPolicy,
+    private readonly critic: CandidateScorer | null,
+    readonly epsilon: number,
+    private readonly candidates: number,
+    private readonly probe: number,
+    seed: number,
+    private readonly onDispose: () => void = () => undefined,
+  ) {
+    this.rng = new Rng(seed);
+  }
+
+  get hasCritic(): boolean {
+    return this.critic !== null;
+  }
+
+  act(obs: Float32Array, n: number, options: ActOptions = {}): FilterResult {
+    const d = this.spec.obsSize;
+    if (!Number.isInteger(n) || n < 1) throw new EnvInputError(`act: n must be a positive integer, got ${n}`);
+    if (obs.length !== n * d) throw new EnvInputError(`act: observation batch has ${obs.length} values, expected ${n} × ${d} for ${this.spec.id}`);
+    for (let i = 0; i < obs.length; i++) {
+      if (!Number.isFinite(obs[i])) {
+        throw new EnvInputError(`act: observation ${this.spec.obsNames[i % d] ?? i % d} of state ${Math.floor(i / d)} is ${obs[i]}, expected a finite number`);
+      }
+    }
+    const { mean, std } = this.policy.meanStd(obs, n);
+    const useFilter = (options.filter ?? true) && this.critic !== null;
+    const critic = this.critic;
+    const out = filterActions({
+      n,
+      obs,
+      mean,
+      std,
+      actLow: this.spec.actLow,
+      actHigh: this.spec.actHigh,
+      candidates: useFilter ? this.candidates : 1,
+      probe: useFilter ? this.probe : 1,
+      epsilon: useFilter ? (options.epsilon ?? this.epsilon) : Number.POSITIVE_INFINITY,
+      deterministicFirst: options.deterministic === true,
+      critic: useFilter && critic !== null ? (o, m, a, k) => critic.predictCandidates(o, m, a, k) : (_o, m, _a, k) => new Float32Array(m * k).fill(Number.NaN),
+      rng: this.rng,
+    });
+    if (!useFilter) {
+      out.qc.fill(Number.NaN);
+      out.exhausted.fill(0);
+    }
+    return { actions: out.actions, qc: out.qc, tried: out.tried, exhausted: out.exhausted };
+  }
+
+  dispose(): void {
+    this.onDispose();
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * The Lagrange multiplier λ of eq. 5, updated by projected dual **ascent** (eq. 9 with the sign of
+ * a minimisation over λ ≥ 0 of the Lagrangian):
+ *
+ *   λ ← max(0, λ + η_λ (E[Â_C]/(1−γ) − χ′)),  χ′ = χ − V̂_C^old.
+ *
+ * When the constraint V̂_C^old + E[Â_C]/(1−γ) ≤ χ is violated the bracket is positive and λ rises;
+ * when it holds with slack λ falls towards 0. (The paper prints eq. 9 and eq. 57 with a minus
+ * sign, which would lower λ under violation; the test pins the direction.)
+ */
+export interface LagrangeInput {
+  readonly lambda: number;
+  /** η_λ (4e-2). */
+  readonly lr: number;
+  readonly gamma: number;
+  /** χ, the tolerated expected failures per episode. */
+  readonly chi: number;
+  /** V̂_C^old: average episodic failures of the previous epoch. */
+  readonly avgFailures: number;
+  /** E_{s,a}[Â_C(s,a)] over the epoch's executed actions. */
+  readonly meanCostAdvantage: number;
+}
+
+/** One dual-ascent step; returns the new λ ≥ 0. */
+export function updateLambda(input: LagrangeInput): number {
+  const { lambda, lr, gamma, chi, avgFailures, meanCostAdvantage } = input;
+  for (const [k, v] of Object.entries(input)) {
+    if (!Number.isFinite(v)) throw new RangeError(`updateLambda: ${k} is ${v}, expected a finite number`);
+  }
+  const chiPrime = chi - avgFailures;
+  return Math.max(0, lambda + lr * (meanCostAdvantage / (1 - gamma) - chiPrime));
+}
+
+/** The scaled multiplier λ′ = λ/(1−γ) that weighs Â_C in Ã = Â_R − λ′Â_C. */
+export function lambdaPrime(lambda: number, gamma: number): number {
+  return lambda / (1 - gamma);
+}

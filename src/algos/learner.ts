@@ -1,0 +1,22 @@
+/** What the training loop needs of a learner, whatever the algorithm. */
+import type { EpochMetrics } from '../runs/metrics.ts';
+import type { LearnerConfig } from './config.ts';
+import type { DeployedPolicy } from './deploy.ts';
+
+export interface Learner {
+  readonly config: LearnerConfig;
+  /** Epochs completed so far (the next epoch's index). */
+  readonly epoch: number;
+  /** Resets the envs (first epoch) — call once before {@link runEpoch}. */
+  start(): Promise<void>;
+  /** Collects one epoch of experience and updates the networks (one pass of Algorithm 1's outer loop). */
+  runEpoch(): Promise<EpochMetrics>;
+  /** Writes a checkpoint into `dir`. */
+  save(dir: string): Promise<void>;
+  /** Restores networks and learner state from a checkpoint made by {@link save}. */
+  restore(dir: string): Promise<void>;
+  /** The current policy (and critic) for acting outside training. */
+  deployed(): DeployedPolicy;
+  /** Frees tensors; does not close the env. */
+  dispose(): void;
+}

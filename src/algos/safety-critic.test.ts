@@ -1,0 +1,90 @@
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReplayBuffer } from '../core/replay.ts';
+import { Rng } from '../core/rng.ts';
+import { initBackend } from '../nn/backend.ts';
+import { SafetyCritic } from './safety-critic.ts';
+
+before(async () => {
+  await initBackend('auto');
+});
+
+/**
+ * A fixed offline dataset: s ∼ U[−1, 1], data actions a ∼ U[−1, 0], failure c = 1 when s > 0.6
+ * (terminal). The "policy" acts around a = +0.6, away from the data's actions.
+ */
+function dataset(rng: Rng): ReplayBuffer {
+  const buf = new ReplayBuffer(2000, 1, 1);
+  for (let i = 0; i < 2000; i++) {
+    const s = rng.range(-1, 1);
+    const a = rng.range(-1, 0);
+    const s2 = Math.max(-1, Math.min(1, s + 0.1 * a));
+    const c = s2 > 0.6 ? 1 : 0;
+    buf.add([s], [a], [s2], 0, c, c === 1);
+  }
+  return buf;
+}
+
+function train(alpha: number): { critic: SafetyCritic; gap: number } {
+  const rng = new Rng(3);
+  const buf = dataset(rng);
+  const critic = new SafetyCritic({ obsSize: 1, actSize: 1, hidden: [32, 32], activation: 'tanh', lr: 3e-3, alpha, gamma: 0.9, targetTau: 0.05 }, new Rng(4));
+  const m = 2;
+  const atObs = new Float32Array(64 * m);
+  const atNextObs = new Float32Array(64 * m);
+  let gap = 0;
+  for (let step = 0; step < 300; step++) {
+    const batch = buf.sample(64, rng);
+    for (let i = 0; i < atObs.length; i++) {
+      atObs[i] = 0.6 + 0.2 * rng.normal();
+      atNextObs[i] = 0.6 + 0.2 * rng.normal();
+    }
+    gap = critic.update(batch, { atObs, atNextObs, m }).gap;
+  }
+  return { critic, gap };
+}
+
+test('CQL(ζ) over-estimates Q_C of policy actions compared with the same critic trained with α = 0', () => {
+  const cql = train(0.5);
+  const plain = train(0);
+  const n = 200;
+  const r = new Rng(99);
+  const obs = Float32Array.from({ length: n }, () => r.range(-1, 1));
+  const acts = Float32Array.from({ length: n }, () => 0.6 + 0.2 * r.normal());
+  const mean = (x: Float32Array): number => x.reduce((s, v) => s + v, 0) / x.length;
+  const qCql = mean(cql.critic.predict(obs, acts, n));
+  const qPlain = mean(plain.critic.predict(obs, acts, n));
+  assert.ok(qCql > qPlain + 0.05, `E_π Q_C: CQL ${qCql.toFixed(3)} vs α=0 ${qPlain.toFixed(3)}`);
+  // The CQL term widens the gap between policy and data actions; α = 0 does not push it.
+  assert.ok(cql.gap > plain.gap, `gap ${cql.gap} vs ${plain.gap}`);
+  // Q_C stays a probability.
+  for (const q of cql.critic.predict(obs, acts, n)) assert.ok(q >= 0 && q <= 1);
+  cql.critic.dispose();
+  plain.critic.dispose();
+});
+
+test('the Bellman target learns the failure probability where the data is', () => {
+  const { critic } = train(0);
+  // States right of 0.7 with data-like actions fail at once: Q_C ≈ 1; states near −0.8 never reach
+  // s > 0.6 under a ≤ 0: Q_C ≈ 0.
+  const hi = critic.predict(Float32Array.from([0.9]), Float32Array.from([-0.5]), 1)[0]!;
+  const lo = critic.predict(Float32Array.from([-0.8]), Float32Array.from([-0.5]), 1)[0]!;
+  assert.ok(hi > 0.7, `Q_C(0.9) = ${hi}`);
+  assert.ok(lo < 0.2, `Q_C(−0.8) = ${lo}`);
+  critic.dispose();
+});
+
+test('predictCandidates (split first layer) equals predict on the concatenated pairs', () => {
+  const critic = new SafetyCritic({ obsSize: 3, actSize: 2, hidden: [8, 8], activation: 'tanh', lr: 1e-3, alpha: 0.5, gamma: 0.9, targetTau: 0.1 }, new Rng(8));
+  const r = new Rng(9);
+  const n = 4;
+  const k = 5;
+  const obs = Float32Array.from({ length: n * 3 }, () => r.normal());
+  const acts = Float32Array.from({ length: n * k * 2 }, () => r.normal());
+  const repObs = new Float32Array(n * k * 3);
+  for (let i = 0; i < n; i++) for (let c = 0; c < k; c++) repObs.set(obs.subarray(i * 3, i * 3 + 3), (i * k + c) * 3);
+  const a = critic.predictCandidates(obs, n, acts, k);
+  const b = critic.predict(repObs, acts, n * k);
+  for (let i = 0; i < n * k; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-6, `${i}: ${a[i]} vs ${b[i]}`);
+  critic.dispose();
+});

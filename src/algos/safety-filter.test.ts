@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../core/rng.ts';
+import { type CandidateCritic, filterActions, paperEpsilon } from './safety-filter.ts';
+
+/** A critic whose Q_C is the first action component: candidates are judged by their value. */
+const byFirstComponent: CandidateCritic = (_obs, n, actions, k) => {
+  const out = new Float32Array(n * k);
+  for (let i = 0; i < n * k; i++) out[i] = actions[i * 2]!;
+  return out;
+};
+
+const base = {
+  n: 1,
+  obs: new Float32Array(3),
+  mean: Float32Array.from([0, 0]),
+  std: Float32Array.from([1, 1]),
+  actLow: [-10, -10],
+  actHigh: [10, 10],
+  candidates: 100,
+  probe: 4,
+};
+
+function candidatesOf(seed: number, k: number): number[] {
+  // The same draws the filter makes: state 0, candidates 0..k−1, two normals each.
+  const r = new Rng(seed);
+  return Array.from({ length: k }, () => {
+    const v = r.normal();
+    r.normal();
+    return v;
+  });
+}
+
+test('executes the first candidate in sampling order whose Q_C ≤ ε', () => {
+  const first = candidatesOf(1, 100);
+  const eps = -0.5;
+  const expected = first.findIndex((v) => v <= eps);
+  assert.ok(expected > 0, 'the fixture needs a first candidate that fails');
+  const out = filterActions({ ...base, epsilon: eps, critic: byFirstComponent, rng: new Rng(1) });
+  assert.equal(out.tried[0], expected + 1);
+  assert.equal(out.exhausted[0], 0);
+  assert.ok(Math.abs(out.actions[0]! - first[expected]!) < 1e-6);
+  assert.ok(out.qc[0]! <= eps);
+});
+
+test('when no candidate passes it executes the lowest-Q_C one and counts the exhaustion', () => {
+  const first = candidatesOf(2, 100);
+  const out = filterActions({ ...base, epsilon: -100, critic: byFirstComponent, rng: new Rng(2) });
+  assert.equal(out.exhausted[0], 1);
+  assert.equal(out.tried[0], 100);
+  assert.ok(Math.abs(out.actions[0]! - Math.min(...first)) < 1e-6);
+});
+
+test('the decision does not depend on how candidates are batched (probe size)', () => {
+  const n = 8;
+  const run = (probe: number): number[] => {
+    const r = new Rng(9);
+    const mean = Float32Array.from({ length: n * 2 }, () => r.normal());
+    const out = filterActions({ ...base, n, obs: new Float32Array(n * 3), mean, probe, epsilon: -1.2, critic: byFirstComponent, rng: new Rng(10) });
+    return [...out.actions, ...out.tried, ...out.exhausted];
+  };
+  assert.deepEqual(run(1), run(100));
+  assert.deepEqual(run(1), run(7));
+});
+
+test('actions are clipped to the bounds but the raw sample is kept for log π', () => {
+  const out = filterActions({ ...base, mean: Float32Array.from([5, 5]), actLow: [-1, -1], actHigh: [1, 1], candidates: 1, epsilon: 100, critic: byFirstComponent, rng: new Rng(3) });
+  assert.equal(out.actions[0], 1);
+  assert.ok(out.rawActions[0]! > 1);
+});
+
+test('a NaN Q_C never passes and never wins the fallback', () => {
+  const nanFirst: CandidateCritic = (_o, n, _a, k) => Float32Array.from({ length: n * k }, (_, i) => (i === 0 ? NaN : 0.5));
+  const out = filterActions({ ...base, candidates: 3, probe: 3, epsilon: 0.1, critic: nanFirst, rng: new Rng(4) });
+  assert.equal(out.exhausted[0], 1);
+  assert.equal(out.qc[0], 0.5);
+});
+
+test('ε = (1 − γ)(χ − V̂_C^old), worked by hand', () => {
+  assert.ok(Math.abs(paperEpsilon(0.99, 0.05, 0) - 5e-4) < 1e-15);
+  assert.ok(Math.abs(paperEpsilon(0.99, 0.05, 0.25) - -2e-3) < 1e-15);
+});

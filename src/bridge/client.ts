@@ -1,0 +1,156 @@
+/**
+ * One DEALER connection to one csc-sim/1 server: request ids, per-request timeouts, and replies
+ * matched to requests by id (so several requests may be in flight). Server faults reject the
+ * request's promise with a named error; replies that match nothing are counted, not thrown.
+ */
+import { Dealer } from 'zeromq';
+import { BridgeProtocolError, SimServerError, SimTimeoutError } from './errors.ts';
+import { decodeReply, encodeRequest, f32ToWire, parsePingData, parseResetData, parseSpecData, parseStepData } from './codec.ts';
+import { PROTOCOL_VERSION, type Op, type PingData, type Request, type ResetData, type SpecData, type StepData } from './messages.ts';
+
+/** Options of a {@link SimClient}. */
+export interface SimClientOptions {
+  /** Default reply timeout for every request, in milliseconds. */
+  readonly timeoutMs?: number;
+}
+
+interface Pending {
+  readonly op: Op;
+  readonly resolve: (data: unknown) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Distributes a request without its id, so callers cannot reuse or forge ids. */
+type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'v' | 'id'> : never) : never;
+
+const MAX_ID = 0xffff_ffff;
+
+/** A connection to one server. Create with {@link SimClient.connect}; release with {@link SimClient.disconnect}. */
+export class SimClient {
+  private readonly socket = new Dealer({ linger: 0 });
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private sendChain: Promise<void> = Promise.resolve();
+  private closedBy: Error | undefined;
+  /** Replies whose id matched no in-flight request (late answers to timed-out requests, `bad_frame` echoes). */
+  strayReplies = 0;
+
+  private constructor(
+    readonly endpoint: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Connects (ZeroMQ connects lazily: a wrong endpoint shows up as request timeouts). */
+  static connect(endpoint: string, options: SimClientOptions = {}): SimClient {
+    const client = new SimClient(endpoint, options.timeoutMs ?? 10_000);
+    client.socket.connect(endpoint);
+    void client.receiveLoop();
+    return client;
+  }
+
+  /** Number of requests awaiting a reply. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Whether {@link disconnect} or {@link failAll} has ended this client. */
+  get closed(): boolean {
+    return this.closedBy !== undefined;
+  }
+
+  spec(timeoutMs?: number): Promise<SpecData> {
+    return this.request({ op: 'spec' }, timeoutMs).then(parseSpecData);
+  }
+
+  reset(seed: number, numEnvs: number, obsSize: number, timeoutMs?: number): Promise<ResetData> {
+    return this.request({ op: 'reset', seed }, timeoutMs).then((d) => parseResetData(d, numEnvs, obsSize));
+  }
+
+  /** Steps the server's batch with `actions` (`numEnvs × actSize`). */
+  step(actions: Float32Array, numEnvs: number, actSize: number, obsSize: number, timeoutMs?: number): Promise<StepData> {
+    return this.request({ op: 'step', actions: f32ToWire(actions, [numEnvs, actSize]) }, timeoutMs).then((d) =>
+      parseStepData(d, numEnvs, obsSize),
+    );
+  }
+
+  ping(payload: Uint8Array = new Uint8Array(0), timeoutMs?: number): Promise<PingData> {
+    return this.request({ op: 'ping', payload }, timeoutMs).then(parsePingData);
+  }
+
+  /** Asks the server process to shut down (it replies first). */
+  async close(timeoutMs?: number): Promise<void> {
+    await this.request({ op: 'close' }, timeoutMs);
+  }
+
+  /** Sends one request; resolves with the reply's unchecked `data`, rejects with a named error. */
+  request(body: RequestBody, timeoutMs: number = this.timeoutMs): Promise<unknown> {
+    if (this.closedBy !== undefined) {
+      return Promise.reject(new Error(`SimClient ${this.endpoint}: ${body.op} after the client was closed (${this.closedBy.message})`));
+    }
+    const id = this.nextId;
+    this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1;
+    const frame = encodeRequest({ ...body, v: PROTOCOL_VERSION, id });
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new SimTimeoutError(this.endpoint, body.op, id, timeoutMs));
+      }, timeoutMs);
+      this.pending.set(id, { op: body.op, resolve, reject, timer });
+      // zeromq allows one pending send at a time per socket: chain them
+      this.sendChain = this.sendChain.then(
+        () => this.socket.send(frame),
+      ).catch((e: unknown) => {
+        this.settle(id, undefined, e instanceof Error ? e : new Error(String(e)));
+      });
+    });
+  }
+
+  /** Rejects every in-flight request with `err` and closes the socket (e.g. the process died). */
+  failAll(err: Error): void {
+    if (this.closedBy === undefined) this.closedBy = err;
+    for (const [id] of this.pending) this.settle(id, undefined, err);
+    this.socket.close();
+  }
+
+  /** Closes the socket; in-flight requests reject. Idempotent. */
+  disconnect(): void {
+    this.failAll(new Error(`SimClient ${this.endpoint} disconnected`));
+  }
+
+  private settle(id: number, data: unknown, err: Error | undefined): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    if (err !== undefined) p.reject(err);
+    else p.resolve(data);
+  }
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const frames of this.socket) {
+        const frame = frames[frames.length - 1];
+        if (frame === undefined) continue;
+        let reply;
+        try {
+          reply = decodeReply(frame);
+        } catch (e) {
+          // a reply we cannot read cannot be matched either: fail everything in flight on this server
+          const err = e instanceof Error ? e : new BridgeProtocolError(String(e));
+          for (const [id] of this.pending) this.settle(id, undefined, err);
+          continue;
+        }
+        const p = reply.id === null ? undefined : this.pending.get(reply.id);
+        if (p === undefined || reply.id === null) {
+          this.strayReplies++;
+          continue;
+        }
+        if (reply.ok) this.settle(reply.id, reply.data, undefined);
+        else this.settle(reply.id, undefined, new SimServerError(this.endpoint, p.op, reply.error.code, reply.error.message));
+      }
+    } catch (e) {
+      if (this.closedBy === undefined) this.failAll(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+}

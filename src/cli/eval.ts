@@ -1,0 +1,123 @@
+/** `csc eval`: run a checkpoint's policy, with or without the safety filter, and report. */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadDeployedPolicy } from '../algos/load.ts';
+import { makeVecEnv } from '../envs/make.ts';
+import { BACKEND_CHOICES, type BackendChoice, initBackend } from '../nn/backend.ts';
+import { latestCheckpoint } from '../runs/run-folder.ts';
+import { UsageError, listFlag, numberFlag, parseFlags } from './args.ts';
+
+export const EVAL_USAGE = `Usage: csc eval --checkpoint PATH [options]
+
+Runs a trained policy for a number of episodes and prints a JSON summary: average reward,
+average failures per episode, and the safety filter's acceptance and exhaustions.
+
+Options:
+  --checkpoint PATH   a checkpoint directory, or a run folder (its latest checkpoint)
+  --episodes N        episodes to run (default 20)
+  --no-filter         act with the policy alone (no Q_C filter)
+  --epsilon X         filter threshold (default: ε of the checkpoint's last epoch)
+  --deterministic     first candidate is the policy's mean action
+  --num-envs N        envs in parallel (default 8)
+  --seed N            seed of the env resets and action sampling (default 12345)
+  --backend NAME      ${BACKEND_CHOICES.join(' | ')}
+  --sim-workers N, --sim URLS   as for csc train
+  -h, --help
+`;
+
+const FLAGS = {
+  checkpoint: { type: 'string' },
+  episodes: { type: 'string' },
+  'no-filter': { type: 'boolean' },
+  epsilon: { type: 'string' },
+  deterministic: { type: 'boolean' },
+  'num-envs': { type: 'string' },
+  seed: { type: 'string' },
+  backend: { type: 'string' },
+  'sim-workers': { type: 'string' },
+  sim: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** A checkpoint directory, or a run folder's latest checkpoint. */
+export async function resolveCheckpointDir(path: string): Promise<string> {
+  const isCheckpoint = await stat(join(path, 'checkpoint.json')).then(
+    () => true,
+    () => false,
+  );
+  if (isCheckpoint) return path;
+  const latest = await latestCheckpoint(path);
+  if (latest === undefined) throw new UsageError(`--checkpoint ${path}: neither a checkpoint directory (no checkpoint.json) nor a run folder with checkpoints`);
+  return latest.dir;
+}
+
+export async function evalCommand(argv: readonly string[]): Promise<number> {
+  const { values: f } = parseFlags(argv, FLAGS);
+  if (f.help) {
+    process.stdout.write(EVAL_USAGE);
+    return 0;
+  }
+  if (f.checkpoint === undefined) throw new UsageError('--checkpoint is required');
+  const episodes = numberFlag(f.episodes, '--episodes', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1') ?? 20;
+  const numEnvs = numberFlag(f['num-envs'], '--num-envs', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1') ?? 8;
+  const seed = numberFlag(f.seed, '--seed', Number.isInteger, 'an integer') ?? 12345;
+  const epsilon = numberFlag(f.epsilon, '--epsilon');
+  if (f.backend !== undefined && !BACKEND_CHOICES.includes(f.backend as BackendChoice)) throw new UsageError(`--backend ${f.backend}: expected one of ${BACKEND_CHOICES.join(', ')}`);
+  await initBackend((f.backend ?? 'auto') as BackendChoice);
+  const dir = await resolveCheckpointDir(f.checkpoint);
+  const policy = await loadDeployedPolicy(dir, { seed });
+  const env = await makeVecEnv(policy.spec.id, numEnvs, {
+    simWorkers: numberFlag(f['sim-workers'], '--sim-workers', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'),
+    simEndpoints: listFlag(f.sim),
+  });
+  try {
+    const filter = f['no-filter'] !== true;
+    let obs = await env.reset(seed);
+    const ret = new Float64Array(numEnvs);
+    let done = 0;
+    let failures = 0;
+    let returnSum = 0;
+    let steps = 0;
+    let exhausted = 0;
+    let qcSum = 0;
+    while (done < episodes) {
+      const d = policy.act(obs, numEnvs, { filter, epsilon, deterministic: f.deterministic === true });
+      const r = await env.step(d.actions);
+      for (let e = 0; e < numEnvs; e++) {
+        steps++;
+        exhausted += d.exhausted[e]!;
+        if (Number.isFinite(d.qc[e])) qcSum += d.qc[e]!;
+        if (r.dropped[e]) {
+          ret[e] = 0;
+          continue;
+        }
+        ret[e]! += r.reward[e]!;
+        if (r.terminated[e] || r.truncated[e]) {
+          done++;
+          failures += r.failure[e]!;
+          returnSum += ret[e]!;
+          ret[e] = 0;
+        }
+      }
+      obs = r.obs;
+    }
+    const summary = {
+      checkpoint: dir,
+      env: policy.spec.id,
+      algo: policy.algo,
+      filter: filter && policy.hasCritic,
+      epsilon: filter && policy.hasCritic ? (epsilon ?? policy.epsilon) : null,
+      episodes: done,
+      steps,
+      avgReward: returnSum / done,
+      avgFailures: failures / done,
+      filterExhaustionRate: filter && policy.hasCritic ? exhausted / steps : null,
+      meanQc: filter && policy.hasCritic ? qcSum / steps : null,
+    };
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    return 0;
+  } finally {
+    policy.dispose();
+    await env.close();
+  }
+}

@@ -1,0 +1,168 @@
+/** `csc train`: train a policy into a run folder. */
+import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { ALGOS, ConfigError, DEFAULT_CONFIG, type LearnerConfig, resolveConfig } from '../algos/config.ts';
+import { BACKEND_CHOICES, type BackendChoice, initBackend } from '../nn/backend.ts';
+import type { ProgressMode } from '../runs/progress.ts';
+import { defaultRunDirName, readConfig } from '../runs/run-folder.ts';
+import { train } from '../runs/train.ts';
+import { UsageError, listFlag, numberFlag, parseFlags } from './args.ts';
+
+export const TRAIN_USAGE = `Usage: csc train [options]
+
+Trains a policy with CSC or a baseline and writes a run folder: config.json, metrics.jsonl and
+metrics.csv (one row per epoch), checkpoints/, status.json. Ctrl-C stops after the current epoch
+and writes a checkpoint; a second Ctrl-C aborts.
+
+Options:
+  --env ID               environment (default point-nav; Python sims: car-nav, panda-push-topple,
+                         panda-push-boundary, laikago-walk, laikago-stand, gym:<id>)
+  --algo NAME            ${ALGOS.join(' | ')} (default csc)
+  --chi X                χ, tolerated failures per episode (default ${DEFAULT_CONFIG.chi})
+  --epochs N             epochs to train (default ${DEFAULT_CONFIG.epochs})
+  --seed N               seed of everything stochastic (default 0)
+  --num-envs N           envs stepped in lock-step (default ${DEFAULT_CONFIG.numEnvs})
+  --steps-per-epoch N    env steps per epoch across envs (default ${DEFAULT_CONFIG.stepsPerEpoch})
+  --out DIR              run folder (default runs/<env>-<algo>-s<seed>-<time>)
+  --resume               continue the run in --out from its latest checkpoint
+  --config FILE          JSON file of config fields (see src/algos/config.ts)
+  --set KEY=VALUE        any config field, repeatable (e.g. --set cqlAlpha=0.05)
+  --backend NAME         ${BACKEND_CHOICES.join(' | ')} (default auto = wasm)
+  --checkpoint-every N   epochs between checkpoints (default 10; always at the end)
+  --progress MODE        auto | bar | plain | quiet (default auto: a bar on a terminal)
+  --sim-workers N        local sim server processes for Python envs (default 1)
+  --sim URLS             comma-separated endpoints of running sim servers (tcp://host:port,…)
+  -h, --help             this text
+`;
+
+const FLAGS = {
+  env: { type: 'string' },
+  algo: { type: 'string' },
+  chi: { type: 'string' },
+  epochs: { type: 'string' },
+  seed: { type: 'string' },
+  'num-envs': { type: 'string' },
+  'steps-per-epoch': { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'boolean' },
+  config: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  backend: { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  progress: { type: 'string' },
+  'sim-workers': { type: 'string' },
+  sim: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Parses `KEY=VALUE` into a typed config field, using the default's type. */
+export function parseSet(kv: string): Partial<LearnerConfig> {
+  const eq = kv.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--set ${JSON.stringify(kv)}: expected KEY=VALUE`);
+  const key = kv.slice(0, eq);
+  const raw = kv.slice(eq + 1);
+  if (!(key in DEFAULT_CONFIG)) throw new UsageError(`--set ${key}: unknown config field; known: ${Object.keys(DEFAULT_CONFIG).join(', ')}`);
+  const def = DEFAULT_CONFIG[key as keyof LearnerConfig];
+  let value: unknown;
+  if (typeof def === 'number') value = numberFlag(raw, `--set ${key}`);
+  else if (typeof def === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw new UsageError(`--set ${key}=${raw}: expected true or false`);
+    value = raw === 'true';
+  } else if (Array.isArray(def)) value = (listFlag(raw) ?? []).map((x) => numberFlag(x, `--set ${key}`));
+  else value = raw;
+  return { [key]: value };
+}
+
+/** Keeps only config fields from a config.json that also holds spec and provenance. */
+function configFields(raw: unknown): Partial<LearnerConfig> {
+  if (typeof raw !== 'object' || raw === null) throw new ConfigError('config.json does not hold an object');
+  return Object.fromEntries(Object.entries(raw).filter(([k]) => k in DEFAULT_CONFIG));
+}
+
+export async function trainCommand(argv: readonly string[]): Promise<number> {
+  const { values: f } = parseFlags(argv, FLAGS);
+  if (f.help) {
+    process.stdout.write(TRAIN_USAGE);
+    return 0;
+  }
+  let overrides: Partial<LearnerConfig> = {};
+  if (f.resume) {
+    if (f.out === undefined) throw new UsageError('--resume needs --out DIR (the run folder to continue)');
+    overrides = configFields(await readConfig(f.out));
+  }
+  if (f.config !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(f.config, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`--config ${f.config}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    overrides = { ...overrides, ...configFields(parsed) };
+  }
+  const pick = <K extends keyof LearnerConfig>(key: K, v: LearnerConfig[K] | undefined): void => {
+    if (v !== undefined) overrides = { ...overrides, [key]: v };
+  };
+  pick('env', f.env);
+  if (f.algo !== undefined && !ALGOS.includes(f.algo as LearnerConfig['algo'])) throw new UsageError(`--algo ${f.algo}: expected one of ${ALGOS.join(', ')}`);
+  pick('algo', f.algo as LearnerConfig['algo'] | undefined);
+  pick('chi', numberFlag(f.chi, '--chi'));
+  pick('epochs', numberFlag(f.epochs, '--epochs', Number.isInteger, 'an integer'));
+  pick('seed', numberFlag(f.seed, '--seed', Number.isInteger, 'an integer'));
+  pick('numEnvs', numberFlag(f['num-envs'], '--num-envs', Number.isInteger, 'an integer'));
+  pick('stepsPerEpoch', numberFlag(f['steps-per-epoch'], '--steps-per-epoch', Number.isInteger, 'an integer'));
+  if (f.backend !== undefined && !BACKEND_CHOICES.includes(f.backend as BackendChoice)) throw new UsageError(`--backend ${f.backend}: expected one of ${BACKEND_CHOICES.join(', ')}`);
+  pick('backend', f.backend as BackendChoice | undefined);
+  for (const kv of f.set ?? []) overrides = { ...overrides, ...parseSet(kv) };
+  const config = resolveConfig(overrides);
+  const progress = (f.progress ?? 'auto') as ProgressMode;
+  if (!['auto', 'bar', 'plain', 'quiet'].includes(progress)) throw new UsageError(`--progress ${progress}: expected auto, bar, plain or quiet`);
+  const checkpointEvery = numberFlag(f['checkpoint-every'], '--checkpoint-every', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1') ?? 10;
+  const simWorkers = numberFlag(f['sim-workers'], '--sim-workers', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
+  const out = f.out ?? `runs/${defaultRunDirName({ env: config.env, algo: config.algo, seed: config.seed })}`;
+
+  const backend = await initBackend(config.backend);
+  process.stderr.write(`csc train: ${config.algo} on ${config.env}, seed ${config.seed}, χ ${config.chi}; backend ${backend.detail}; run folder ${out}\n`);
+
+  let stopRequested = false;
+  const onSigint = (): void => {
+    if (stopRequested) {
+      process.stderr.write('\ncsc train: aborted\n');
+      process.exit(130);
+    }
+    stopRequested = true;
+    process.stderr.write('\ncsc train: stopping after this epoch and writing a checkpoint (Ctrl-C again to abort)\n');
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  try {
+    const result = await train({
+      config,
+      backend,
+      out,
+      resume: f.resume === true,
+      checkpointEvery,
+      progress,
+      sim: { simWorkers, simEndpoints: listFlag(f.sim) },
+      shouldStop: () => stopRequested,
+      provenance: { command: ['csc', 'train', ...argv].join(' '), commit: gitCommit() },
+    });
+    const m = result.last;
+    process.stderr.write(
+      `csc train: ${result.stopped ? 'stopped' : 'done'} after ${result.epochs} epochs` +
+        (m === undefined ? '' : `; episodes ${m.totalEpisodes}, cumulative failures ${m.cumulativeFailures}, last avg reward ${m.avgReward.toFixed(2)}`) +
+        `; ${result.dir}\n`,
+    );
+    return result.stopped ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}
+
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Env ids → vectorised envs. `point-nav` is embedded TypeScript; every other id is a Python
+ * simulator served over ZeroMQ (csc-sim/1, docs/protocol.md): local servers are spawned, or
+ * running ones are connected to with `--sim tcp://host:port,…`.
+ */
+import { EnvInputError, type VecEnv } from './env.ts';
+import { PointNavVecEnv } from './point-nav.ts';
+import { makeRemoteVecEnv } from './remote.ts';
+
+/** Ids of embedded envs (no Python needed). */
+export const EMBEDDED_ENVS: readonly string[] = ['point-nav'];
+
+/** How to reach simulators for non-embedded envs. */
+export interface SimOptions {
+  /** Local sim server processes to spawn; the envs are split evenly over them (default 1). */
+  readonly simWorkers?: number | undefined;
+  /** Endpoints of already running servers (`tcp://host:port`), instead of spawning. */
+  readonly simEndpoints?: readonly string[] | undefined;
+}
+
+/** Makes `numEnvs` copies of env `id`. Fails before training starts for an unknown id or a missing simulator. */
+export async function makeVecEnv(id: string, numEnvs: number, sim: SimOptions = {}): Promise<VecEnv> {
+  if (EMBEDDED_ENVS.includes(id)) {
+    if (sim.simEndpoints !== undefined || sim.simWorkers !== undefined) {
+      throw new EnvInputError(`env ${id} is embedded: --sim and --sim-workers apply only to Python simulators`);
+    }
+    return new PointNavVecEnv(numEnvs);
+  }
+  if (sim.simEndpoints !== undefined && sim.simEndpoints.length > 0) {
+    const env = await makeRemoteVecEnv({ kind: 'connect', endpoints: sim.simEndpoints, envId: id });
+    if (env.numEnvs !== numEnvs) {
+      await env.close();
+      throw new EnvInputError(`--sim servers host ${env.numEnvs} envs in total, but --num-envs is ${numEnvs}: start the servers with matching --num-envs or change --num-envs`);
+    }
+    return env;
+  }
+  const workers = sim.simWorkers ?? 1;
+  if (numEnvs % workers !== 0) throw new EnvInputError(`--num-envs ${numEnvs} does not split evenly over --sim-workers ${workers}`);
+  return makeRemoteVecEnv({ kind: 'spawn', envId: id, workers, envsPerWorker: numEnvs / workers });
+}

@@ -1,0 +1,127 @@
+/**
+ * The training loop as an RxJS stream: one emission per epoch (collect with the filter, update
+ * critic, policy, value and λ), each persisted — metrics row, then checkpoint every
+ * `checkpointEvery` epochs — before the next epoch starts, so a checkpoint always matches the
+ * learner's state. A stop request (Ctrl-C) ends the stream after the epoch in flight; the run
+ * then writes a final checkpoint, its status and its figure.
+ */
+import { EMPTY, type Observable, defer, lastValueFrom, repeat, takeWhile, tap } from 'rxjs';
+import type { LearnerConfig } from '../algos/config.ts';
+import { CscLearner } from '../algos/csc.ts';
+import type { Learner } from '../algos/learner.ts';
+import type { VecEnv } from '../envs/env.ts';
+import { makeVecEnv, type SimOptions } from '../envs/make.ts';
+import type { BackendInfo } from '../nn/backend.ts';
+import type { EpochMetrics } from './metrics.ts';
+import { ProgressReporter, type ProgressMode } from './progress.ts';
+import { RunFolder } from './run-folder.ts';
+
+/** Builds the learner for a config (every algorithm this package trains). */
+export function makeLearner(config: LearnerConfig, env: VecEnv): Learner {
+  switch (config.algo) {
+    case 'csc':
+    case 'trpo':
+    case 'qensemble':
+      return new CscLearner(config, env);
+  }
+}
+
+/**
+ * Epochs of `learner` as a stream; `persist` runs inside each epoch's step so the next epoch
+ * starts only after it. Ends after `epochs` epochs in total, or after the epoch in flight when
+ * `shouldStop()` turns true.
+ */
+export function epochs$(learner: Learner, epochs: number, persist: (m: EpochMetrics) => Promise<void>, shouldStop: () => boolean): Observable<EpochMetrics> {
+  const remaining = epochs - learner.epoch;
+  if (remaining <= 0) return EMPTY;
+  return defer(async () => {
+    const m = await learner.runEpoch();
+    await persist(m);
+    return m;
+  }).pipe(
+    repeat(remaining),
+    takeWhile(() => !shouldStop(), true),
+  );
+}
+
+/** Options of a training run. */
+export interface TrainOptions {
+  readonly config: LearnerConfig;
+  readonly backend: BackendInfo;
+  /** Run folder; created (or resumed with `resume`). */
+  readonly out: string;
+  readonly resume: boolean;
+  /** Checkpoint every k epochs (and always at the end). */
+  readonly checkpointEvery: number;
+  readonly progress: ProgressMode;
+  readonly sim?: SimOptions;
+  /** Inject an env (tests); otherwise built from `config.env`. */
+  readonly env?: VecEnv;
+  /** Polled between epochs; true stops the run cleanly. */
+  readonly shouldStop?: () => boolean;
+  /** Extra fields for config.json (command line, commit). */
+  readonly provenance?: Record<string, unknown>;
+}
+
+/** What a finished (or stopped) run reports. */
+export interface TrainResult {
+  readonly dir: string;
+  readonly epochs: number;
+  readonly stopped: boolean;
+  readonly last: EpochMetrics | undefined;
+  readonly checkpoint: string | undefined;
+}
+
+/** Runs training into a run folder: config, metrics, checkpoints, status. */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { config } = options;
+  const folder = options.resume ? await RunFolder.open(options.out) : await RunFolder.create(options.out);
+  const env = options.env ?? (await makeVecEnv(config.env, config.numEnvs, options.sim));
+  const learner = makeLearner(config, env);
+  let lastCheckpoint: string | undefined;
+  let last: EpochMetrics | undefined;
+  try {
+    if (options.resume) {
+      const point = await folder.prepareResume();
+      if (point.checkpoint !== undefined) await learner.restore(point.checkpoint.dir);
+      last = point.metrics.at(-1);
+    } else {
+      await folder.writeConfig({ ...config, spec: env.spec, backendUsed: options.backend, ...options.provenance });
+    }
+    await folder.writeStatus('running', learner.epoch - 1);
+    await learner.start();
+    const progress = new ProgressReporter({ totalEpochs: config.epochs, mode: options.progress, label: `${config.algo} s${config.seed}`, startEpoch: learner.epoch });
+    // Asked once per epoch, so the checkpoint decision and the end of the stream agree.
+    const askStop = options.shouldStop ?? (() => false);
+    let stopping = false;
+    const saveCheckpoint = async (epoch: number): Promise<void> => {
+      lastCheckpoint = await folder.writeCheckpointDir(epoch, (tmp) => learner.save(tmp));
+    };
+    const persist = async (m: EpochMetrics): Promise<void> => {
+      await folder.appendMetrics(m);
+      stopping = askStop();
+      const isLast = m.epoch + 1 >= config.epochs || stopping;
+      if (isLast || (m.epoch + 1) % options.checkpointEvery === 0) await saveCheckpoint(m.epoch);
+      await folder.writeStatus('running', m.epoch);
+    };
+    await lastValueFrom(
+      epochs$(learner, config.epochs, persist, () => stopping).pipe(
+        tap((m) => {
+          last = m;
+          progress.update(m);
+        }),
+      ),
+      { defaultValue: undefined },
+    );
+    progress.stop();
+    const stopped = learner.epoch < config.epochs;
+    await folder.writeStatus(stopped ? 'interrupted' : 'done', learner.epoch - 1, stopped ? 'stopped by request; continue with --resume' : undefined);
+    return { dir: folder.dir, epochs: learner.epoch, stopped, last, checkpoint: lastCheckpoint };
+  } catch (e) {
+    await folder.writeStatus('failed', learner.epoch - 1, e instanceof Error ? e.message : String(e)).catch(() => undefined);
+    throw e;
+  } finally {
+    learner.dispose();
+    if (options.env === undefined) await env.close();
+  }
+}

@@ -1,0 +1,132 @@
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { type LearnerConfig, resolveConfig } from '../src/algos/config.ts';
+import { CscLearner } from '../src/algos/csc.ts';
+import { loadDeployedPolicy } from '../src/algos/load.ts';
+import { PointNavVecEnv } from '../src/envs/point-nav.ts';
+import { type BackendInfo, initBackend } from '../src/nn/backend.ts';
+import { CheckpointError } from '../src/nn/checkpoint.ts';
+import type { EpochMetrics } from '../src/runs/metrics.ts';
+import { readMetrics } from '../src/runs/run-folder.ts';
+import { train } from '../src/runs/train.ts';
+
+let backend: BackendInfo;
+before(async () => {
+  backend = await initBackend('auto');
+});
+
+/** A small but complete configuration: every part of Algorithm 1 runs. */
+const small = (o: Partial<LearnerConfig> = {}): LearnerConfig =>
+  resolveConfig({ numEnvs: 4, stepsPerEpoch: 400, epochs: 2, criticUpdatesPerEpoch: 5, criticBatch: 64, filterCandidates: 10, filterProbe: 2, valueEpochs: 1, policyHidden: [16], valueHidden: [16], criticHidden: [16], ...o });
+
+/** Metrics without the wall-clock fields. */
+const strip = (ms: readonly EpochMetrics[]): unknown[] => ms.map(({ wallS: _w, stepsPerS: _s, ...rest }) => rest);
+
+async function runEpochs(config: LearnerConfig): Promise<{ metrics: EpochMetrics[]; learner: CscLearner }> {
+  const learner = new CscLearner(config, new PointNavVecEnv(config.numEnvs));
+  await learner.start();
+  const metrics = [];
+  for (let e = 0; e < config.epochs; e++) metrics.push(await learner.runEpoch());
+  return { metrics, learner };
+}
+
+test('the same seed gives the same metrics twice; another seed does not', async () => {
+  for (const algo of ['csc', 'trpo', 'qensemble'] as const) {
+    const cfg = small({ algo, ensembleSize: 3 });
+    const a = await runEpochs(cfg);
+    const b = await runEpochs(cfg);
+    const c = await runEpochs({ ...cfg, seed: 1 });
+    assert.deepEqual(strip(a.metrics), strip(b.metrics), algo);
+    assert.notDeepEqual(strip(a.metrics), strip(c.metrics), algo);
+    for (const r of [a, b, c]) r.learner.dispose();
+  }
+});
+
+test('tensor count stays flat across epochs (no leaks)', async () => {
+  const cfg = small({ epochs: 1 });
+  const learner = new CscLearner(cfg, new PointNavVecEnv(cfg.numEnvs));
+  await learner.start();
+  await learner.runEpoch();
+  const before = tf.memory().numTensors;
+  for (let e = 0; e < 3; e++) await learner.runEpoch();
+  assert.equal(tf.memory().numTensors, before);
+  learner.dispose();
+});
+
+test('a checkpoint round-trips: restored learner and loaded actor act exactly as the original', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'csc-ck-'));
+  const cfg = small();
+  const { learner } = await runEpochs(cfg);
+  await learner.save(dir);
+  const twin = new CscLearner(cfg, new PointNavVecEnv(cfg.numEnvs));
+  await twin.restore(dir);
+  assert.deepEqual(Array.from(twin.policy.getFlat()), Array.from(learner.policy.getFlat()));
+  assert.equal(twin.epoch, learner.epoch);
+  const obs = await new PointNavVecEnv(3).reset(42);
+  // The learner's actor samples candidates with seed config.seed + 17: load with the same seed and
+  // the filtered decisions (actions, Q_C, candidates tried) must be identical.
+  const a = learner.deployed().act(obs, 3);
+  const loaded = await loadDeployedPolicy(dir, { seed: cfg.seed + 17 });
+  const b = loaded.act(obs, 3);
+  assert.equal(loaded.epsilon, learner.epsilon());
+  assert.deepEqual([...a.actions, ...a.qc, ...a.tried], [...b.actions, ...b.qc, ...b.tried]);
+  loaded.dispose();
+  twin.dispose();
+  learner.dispose();
+});
+
+test('a checkpoint of the wrong algorithm, env shape or a corrupt file fails naming what and where', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'csc-ck-'));
+  const { learner } = await runEpochs(small({ algo: 'trpo', epochs: 1 }));
+  await learner.save(dir);
+  learner.dispose();
+  const csc = new CscLearner(small(), new PointNavVecEnv(4));
+  await assert.rejects(csc.restore(dir), (e: unknown) => e instanceof CheckpointError && /trained with algo 'trpo', this learner is 'csc'/.test(e.message));
+  csc.dispose();
+  const wider = new CscLearner(small({ algo: 'trpo', policyHidden: [32] }), new PointNavVecEnv(4));
+  await assert.rejects(wider.restore(dir), /tensor 'policy\/0' has shape \[17, 16\], the network expects \[17, 32\]/);
+  wider.dispose();
+  const bin = await readFile(join(dir, 'weights.bin'));
+  await writeFile(join(dir, 'weights.bin'), bin.subarray(0, 100));
+  await assert.rejects(loadDeployedPolicy(dir), /weights.bin has 100 bytes/);
+  await assert.rejects(loadDeployedPolicy(join(dir, 'nope')), /no checkpoint.json/);
+});
+
+test('train() writes a run folder and --resume continues from the last checkpoint without duplicate rows', async () => {
+  const out = await mkdtemp(join(tmpdir(), 'csc-run-'));
+  const cfg = small({ epochs: 2 });
+  const first = await train({ config: cfg, backend, out, resume: false, checkpointEvery: 1, progress: 'quiet' });
+  assert.equal(first.epochs, 2);
+  const status = JSON.parse(await readFile(join(out, 'status.json'), 'utf8')) as { state: string };
+  assert.equal(status.state, 'done');
+  const resumed = await train({ config: { ...cfg, epochs: 3 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet' });
+  assert.equal(resumed.epochs, 3);
+  const rows = await readMetrics(out);
+  assert.deepEqual(rows.map((r) => r.epoch), [0, 1, 2]);
+  assert.equal(rows[2]!.totalEpisodes, rows[1]!.totalEpisodes + rows[2]!.episodes);
+  const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(config.algo, 'csc');
+  assert.equal(config.chi, 0.05);
+  // A stop request ends the run after the epoch in flight, with a checkpoint and status 'interrupted'.
+  const out2 = await mkdtemp(join(tmpdir(), 'csc-run-'));
+  let calls = 0;
+  const stopped = await train({ config: { ...cfg, epochs: 5 }, backend, out: out2, resume: false, checkpointEvery: 10, progress: 'quiet', shouldStop: () => ++calls >= 1 });
+  assert.ok(stopped.stopped);
+  assert.equal(stopped.epochs, 1);
+  assert.ok(stopped.checkpoint !== undefined);
+  const s2 = JSON.parse(await readFile(join(out2, 'status.json'), 'utf8')) as { state: string };
+  assert.equal(s2.state, 'interrupted');
+});
+
+test('λ rises in a run whose failures exceed χ', async () => {
+  // χ = 0: any failure violates the constraint.
+  const { metrics, learner } = await runEpochs(small({ chi: 0, epochs: 3, stepsPerEpoch: 1200 }));
+  const withFailures = metrics.filter((m) => m.avgFailures > 0);
+  assert.ok(withFailures.length > 0, 'the fixture run needs failures');
+  assert.ok(metrics.at(-1)!.lambda > 0, `λ = ${metrics.at(-1)!.lambda}`);
+  learner.dispose();
+});
