@@ -7,7 +7,11 @@ import importlib
 from .base import Env, EnvSpec, Step
 
 # id -> (module, class name, pip package(s) it needs)
-REGISTRY: dict[str, tuple[str, str, str]] = {}
+REGISTRY: dict[str, tuple[str, str, str]] = {
+    "car-nav": ("csc_sim.envs.car_nav", "CarNavEnv", "mujoco"),
+    "panda-push-topple": ("csc_sim.envs.panda_push", "PandaPushToppleEnv", "robosuite"),
+    "panda-push-boundary": ("csc_sim.envs.panda_push", "PandaPushBoundaryEnv", "robosuite"),
+}
 
 
 class UnknownEnvError(ValueError):
