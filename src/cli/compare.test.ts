@@ -196,3 +196,31 @@ test('SIGTERM to compare is passed to its trainings, which stop as interrupted r
     );
   }
 });
+
+test('end to end with the real `csc train`: a tiny TRPO comparison leaves a finished run folder, a summary and a figure', async () => {
+  const outDir = await mkdtemp(join(tmpdir(), 'csc-compare-e2e-'));
+  made.push(outDir);
+  const r = await runCompare({
+    env: 'point-nav',
+    algos: ['trpo'],
+    seeds: [0],
+    chis: [0.05],
+    epochs: 2,
+    outDir,
+    extraArgs: ['--steps-per-epoch', '1000', '--num-envs', '4', '--progress', 'plain'],
+  });
+  const log = await readFile(join(outDir, 'trpo-chi0.05-s0', 'train.log'), 'utf8');
+  assert.deepEqual(r.unfinished, [], log);
+  assert.equal(r.outcomes[0]?.exitCode, 0, log);
+  assert.match(log, /\[trpo s0\] epoch 2\/2 episodes/);
+  const m = await readMetrics(join(outDir, 'trpo-chi0.05-s0'));
+  assert.deepEqual(
+    m.map((x) => [x.epoch, x.totalEnvSteps]),
+    [
+      [0, 1000],
+      [1, 2000],
+    ],
+  );
+  assert.equal(r.groups[0]?.group, 'Base (TRPO)');
+  assert.ok((await stat(join(outDir, 'figure.png'))).size > 10_000);
+});
