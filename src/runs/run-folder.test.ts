@@ -223,6 +223,12 @@ test('resume picks the newest checkpoint that has its metrics row and cuts both 
   assert.deepEqual(r.metrics, [row(0), row(1), row(2), row(3)]);
   assert.deepEqual(await readMetrics(f.dir), r.metrics);
   assert.deepEqual(await readMetricsCsv(f.dir), r.metrics);
+  // The checkpoint ahead of the metrics is gone, so it can never pass for one of the resumed run.
+  assert.deepEqual(
+    (await listCheckpoints(f.dir)).map((c) => c.epoch),
+    [1, 3],
+  );
+  assert.equal(await readFile(f.path('checkpoints/latest'), 'utf8'), 'epoch-000003\n');
 
   await reopened.appendMetrics(row(4, { avgReward: 9 }));
   const after = await readMetrics(f.dir);

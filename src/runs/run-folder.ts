@@ -603,8 +603,8 @@ export class RunFolder {
   }
 
   /**
-   * Prepares `--resume`: picks the newest checkpoint whose epoch has a metrics row, removes
-   * leftovers of unfinished checkpoint writes, and rewrites `metrics.jsonl` and `metrics.csv` with
+   * Prepares `--resume`: picks the newest checkpoint whose epoch has a metrics row, removes newer
+   * checkpoints and leftovers of unfinished checkpoint writes, points `latest` at it, and rewrites `metrics.jsonl` and `metrics.csv` with
    * only the rows up to that epoch (a truncated last line goes too). Without a usable checkpoint
    * the metrics are emptied and training restarts at epoch 0.
    */
@@ -612,8 +612,11 @@ export class RunFolder {
     await this.writes;
     const rows = await this.readMetrics();
     const lastEpoch = rows.at(-1)?.epoch ?? -1;
-    const usable = (await listCheckpoints(this.dir)).filter((c) => c.epoch <= lastEpoch);
-    const checkpoint = usable.at(-1);
+    const all = await listCheckpoints(this.dir);
+    const checkpoint = all.filter((c) => c.epoch <= lastEpoch).at(-1);
+    // Checkpoints past the metrics cannot be resumed exactly, and left in place one of them would
+    // later pass for a checkpoint of the resumed run: they go.
+    for (const c of all) if (c.epoch > (checkpoint?.epoch ?? -1)) await rm(c.dir, { recursive: true, force: true });
     const kept = checkpoint === undefined ? [] : rows.filter((r) => r.epoch <= checkpoint.epoch);
     const root = this.path(RUN_FILES.checkpoints);
     try {
@@ -623,6 +626,8 @@ export class RunFolder {
     } catch (err) {
       if (!isErrno(err, 'ENOENT')) throw err;
     }
+    if (checkpoint !== undefined) await writeFileAtomic(join(root, RUN_FILES.latest), `${checkpointName(checkpoint.epoch)}\n`);
+    else await rm(join(root, RUN_FILES.latest), { force: true });
     await writeFileAtomic(this.path(RUN_FILES.metricsJsonl), kept.map((r) => `${metricsJsonLine(r)}\n`).join(''));
     await writeFileAtomic(
       this.path(RUN_FILES.metricsCsv),
