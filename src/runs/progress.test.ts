@@ -30,9 +30,10 @@ function row(epoch: number, wallS: number): EpochMetrics {
   };
 }
 
-function capture(isTTY: boolean): { stream: PassThrough & { isTTY?: boolean }; text: () => string } {
-  const stream: PassThrough & { isTTY?: boolean } = new PassThrough();
+function capture(isTTY: boolean): { stream: PassThrough & { isTTY?: boolean; columns?: number }; text: () => string } {
+  const stream: PassThrough & { isTTY?: boolean; columns?: number } = new PassThrough();
   stream.isTTY = isTTY;
+  stream.columns = 160; // cli-progress cuts the line at the terminal's width
   const chunks: string[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c.toString('utf8')));
   return { stream, text: () => chunks.join('') };
@@ -84,7 +85,7 @@ test('quiet mode writes nothing; auto picks the bar on a TTY', async () => {
   bar.stop();
   await new Promise((r) => setImmediate(r));
   assert.equal(q.text(), '');
-  assert.match(t.text(), /epoch 1\/3 \| episodes 4 \| R 12\.35 \| fail 0\.250/);
+  assert.match(t.text(), /epoch 1\/3 ETA 2s \| R 12\.35 \| fail 0\.250 \| episodes 4 \| λ 0\.031 \| 10432 steps\/s/);
 });
 
 test('a bad total is API misuse and throws', () => {

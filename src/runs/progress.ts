@@ -77,8 +77,9 @@ export class ProgressReporter {
       const label = opts.label === undefined ? '' : `${opts.label} `;
       this.multi = new MultiBar({
         stream,
-        format: `${label}[{bar}] epoch {value}/{total} | episodes {episodes} | R {avgReward} | fail {avgFailures} | λ {lambda} | {stepsPerS} steps/s | ETA {etaText}`,
-        barsize: 24,
+        // Most important first: a terminal narrower than the line cuts its right end.
+        format: `${label}[{bar}] epoch {value}/{total} ETA {etaText} | R {avgReward} | fail {avgFailures} | episodes {episodes} | λ {lambda} | {stepsPerS} steps/s`,
+        barsize: 12,
         hideCursor: true,
         gracefulExit: false,
         // A bar forced onto a non-TTY stream still draws, on demand only.
