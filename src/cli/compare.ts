@@ -12,11 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../core/atomic.ts';
-import { RUN_FILES, readMetrics, readStatus, type RunState } from '../runs/run-folder.ts';
-import type { FigureFiles } from '../runs/plot.ts';
+import { RUN_FILES, RunFileFormatError, RunFolderError, readMetrics, readStatus, type RunState } from '../runs/run-folder.ts';
+import { PlotError, type FigureFiles } from '../runs/plot.ts';
 import { CHI_WINDOW_EPOCHS, readRunInfo, summarizeGroups, summarizeRun, summaryMarkdown, groupName, type GroupSummary, type RunSummary } from '../runs/summary.ts';
 import { UsageError } from './args.ts';
-import { PROCESS_IO, plotRuns, reportCliError, type CommandIo } from './plot.ts';
+import { PROCESS_IO, plotRuns, reportCliError, type CommandIo, type PlotRunsOptions } from './plot.ts';
 
 export const COMPARE_USAGE = `Usage: csc compare --env ENV --algos A,B,... [options] [-- extra train flags]
 
@@ -103,6 +103,8 @@ export interface CompareResult {
   readonly runs: readonly RunSummary[];
   readonly groups: readonly GroupSummary[];
   readonly figures: readonly FigureFiles[];
+  /** Figures that could not be drawn (the summary is written regardless): what and why. */
+  readonly figureErrors: readonly string[];
   readonly summaryFiles: { readonly json: string; readonly md: string };
 }
 
@@ -237,9 +239,10 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     finishedDirs.push(job);
   }
   const groups = summarizeGroups(runs);
-  const figures = opts.plot === false ? [] : await compareFigures(opts, finishedDirs);
   const summaryFiles = await writeSummary(opts, runs, groups, outcomes, skipped, unfinished);
-  return { jobs, skipped, outcomes, unfinished, runs, groups, figures, summaryFiles };
+  const figureErrors: string[] = [];
+  const figures = opts.plot === false ? [] : await compareFigures(opts, finishedDirs, figureErrors);
+  return { jobs, skipped, outcomes, unfinished, runs, groups, figures, figureErrors, summaryFiles };
 }
 
 function compareGroupName(opts: Pick<CompareOptions, 'algos' | 'chis'>, job: CompareJob): string {
@@ -252,21 +255,34 @@ function compareGroupName(opts: Pick<CompareOptions, 'algos' | 'chis'>, job: Com
  * Figures: per χ, the algorithms side by side (the paper's Figure 3/6); per algorithm with several
  * χ, the thresholds side by side (Figure 4/5); with one of each, that group's mean over seeds.
  */
-async function compareFigures(opts: CompareOptions, jobs: readonly CompareJob[]): Promise<FigureFiles[]> {
+async function compareFigures(opts: CompareOptions, jobs: readonly CompareJob[], errors: string[]): Promise<FigureFiles[]> {
   const out: FigureFiles[] = [];
   const many = (xs: readonly unknown[]): boolean => new Set(xs).size > 1;
+  // Hours of training must not end in a stack trace over one figure: a run that cannot be drawn
+  // (no finished episode yet, seeds that do not overlap) is reported and the rest still drawn.
+  const plot = async (dirs: string[], o: PlotRunsOptions & { outPrefix: string }): Promise<void> => {
+    try {
+      out.push(await plotRuns(dirs, o));
+    } catch (err) {
+      if (!(err instanceof PlotError || err instanceof RunFileFormatError || err instanceof RunFolderError)) throw err;
+      errors.push(`${o.outPrefix}: ${err.message}`);
+    }
+  };
   for (const chi of opts.chis) {
     const dirs = jobs.filter((j) => j.chi === chi).map((j) => j.dir);
     if (dirs.length === 0) continue;
     if (many(jobs.filter((j) => j.chi === chi).map((j) => j.algo)) || !many(opts.chis)) {
-      out.push(await plotRuns(dirs, { groupBy: 'algo', outPrefix: join(opts.outDir, opts.chis.length > 1 ? `figure-chi${chi}` : 'figure') }));
+      await plot(dirs, { groupBy: 'algo', outPrefix: join(opts.outDir, opts.chis.length > 1 ? `figure-chi${chi}` : 'figure') });
     }
   }
   if (many(opts.chis)) {
     for (const algo of opts.algos) {
       const sel = jobs.filter((j) => j.algo === algo);
       if (!many(sel.map((j) => j.chi))) continue;
-      out.push(await plotRuns(sel.map((j) => j.dir), { groupBy: 'chi', outPrefix: join(opts.outDir, `figure-${algo}`) }));
+      await plot(
+        sel.map((j) => j.dir),
+        { groupBy: 'chi', outPrefix: join(opts.outDir, `figure-${algo}`) },
+      );
     }
   }
   return out;
@@ -458,6 +474,7 @@ export async function compareCommand(
     });
     io.stdout.write(`\n${summaryMarkdown(result.groups, parsed.chis.length === 1 ? `χ = ${parsed.chis[0]}` : 'χ')}\n`);
     for (const f of result.figures) io.stdout.write(`wrote ${f.svg}\nwrote ${f.png}\n`);
+    for (const e of result.figureErrors) io.stderr.write(`csc compare: no figure ${e}\n`);
     io.stdout.write(`wrote ${result.summaryFiles.md}\nwrote ${result.summaryFiles.json}\n`);
     if (abort.signal.aborted) {
       io.stderr.write(`csc compare: stopped; continue with the same command${argv.includes('--out') ? '' : ` and --out ${parsed.outDir}`}\n`);
