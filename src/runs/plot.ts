@@ -169,7 +169,7 @@ const BASE_CONFIG = {
   view: { stroke: '#ddd' },
   title: { fontSize: 15, anchor: 'start', offset: 10 },
   axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#eee' },
-  // Keeps the top tick label inside the panel, so every panel title sits at the same height.
+  // End labels stay inside the panel instead of straddling its top and bottom edges.
   axisY: { labelFlush: true },
   legend: { labelFontSize: 12, titleFontSize: 12, orient: 'bottom', direction: 'horizontal' },
   header: { labelFontSize: 13 },
