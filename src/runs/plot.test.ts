@@ -169,3 +169,12 @@ test('single-run figure has the three panels, one line each, and no legend', asy
   for (let i = 0; i < PANELS.length; i++) assert.equal(lineMarksInPanel(svg, i), 1);
   assert.ok(!svg.includes('role-legend'), 'no legend for a single run');
 });
+
+test('panel titles line up even when a tick label sits at the top edge of one panel', async () => {
+  // Failures peak at 0.97: the 1.0 tick lands a few pixels under the panel's top.
+  const rows = [0.25, 0.97, 0.8].map((f, e) => ({ ...m(e, 10 * (e + 1), [-3, 5, 14.5][e]!), avgFailures: f, cumulativeFailures: e + 1 }));
+  const svg = await renderSvg(singleRunSpec(rows, { title: 'alignment' }));
+  const ys = [...svg.matchAll(/class="mark-group role-title"><g transform="translate\([-\d.]+,([-\d.]+)\)"/g)].map((x) => Number(x[1]));
+  assert.equal(ys.length, 4, 'three panel titles and the figure title');
+  assert.deepEqual(ys.slice(0, 3), [ys[0], ys[0], ys[0]], `panel title offsets ${ys.slice(0, 3).join(', ')}`);
+});

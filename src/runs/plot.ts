@@ -169,8 +169,9 @@ const BASE_CONFIG = {
   view: { stroke: '#ddd' },
   title: { fontSize: 15, anchor: 'start', offset: 10 },
   axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#eee' },
-  // End labels stay inside the panel instead of straddling its top and bottom edges.
-  axisY: { labelFlush: true },
+  // A tick label within 10 px of the panel's top or bottom is aligned to stay inside it: one that
+  // straddled the top edge would lift that panel's title above its neighbours'.
+  axisY: { labelFlush: 10 },
   legend: { labelFontSize: 12, titleFontSize: 12, orient: 'bottom', direction: 'horizontal' },
   header: { labelFontSize: 13 },
 } as const;
