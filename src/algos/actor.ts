@@ -15,6 +15,13 @@ export interface CandidateScorer {
   predictCandidates(obs: Float32Array, n: number, actions: Float32Array, k: number): Float32Array;
 }
 
+/** How the actor's filter decides (the training config's filter fields). */
+export interface FilterSettings {
+  readonly candidates: number;
+  readonly probe: number;
+  readonly threshold: 'q' | 'advantage';
+}
+
 export class PolicyActor implements DeployedPolicy {
   private readonly rng: Rng;
 
@@ -24,8 +31,7 @@ export class PolicyActor implements DeployedPolicy {
     private readonly policy: GaussianPolicy,
     private readonly critic: CandidateScorer | null,
     readonly epsilon: number,
-    private readonly candidates: number,
-    private readonly probe: number,
+    private readonly filter: FilterSettings,
     seed: number,
     private readonly onDispose: () => void = () => undefined,
   ) {
@@ -55,8 +61,9 @@ export class PolicyActor implements DeployedPolicy {
       std,
       actLow: this.spec.actLow,
       actHigh: this.spec.actHigh,
-      candidates: useFilter ? this.candidates : 1,
-      probe: useFilter ? this.probe : 1,
+      candidates: useFilter ? this.filter.candidates : 1,
+      probe: useFilter ? this.filter.probe : 1,
+      threshold: this.filter.threshold,
       epsilon: useFilter ? (options.epsilon ?? this.epsilon) : Number.POSITIVE_INFINITY,
       deterministicFirst: options.deterministic === true,
       critic: useFilter && critic !== null ? (o, m, a, k) => critic.predictCandidates(o, m, a, k) : (_o, m, _a, k) => new Float32Array(m * k).fill(Number.NaN),

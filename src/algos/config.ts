@@ -13,6 +13,9 @@ export const ALGOS: readonly Algo[] = ['csc', 'trpo', 'qensemble'];
 /** Rule for the filter threshold ε. */
 export type EpsilonRule = 'paper' | 'fixed';
 
+/** Quantity the filter compares with ε. */
+export type FilterThreshold = 'q' | 'advantage';
+
 export interface LearnerConfig {
   /** Learner: `csc` (CQL safety critic + filter + λ), `trpo` ("Base": no critic, no filter), `qensemble`. */
   readonly algo: Algo;
@@ -91,6 +94,12 @@ export interface LearnerConfig {
    */
   readonly epsilonRule: EpsilonRule;
   readonly epsilonFixed: number;
+  /**
+   * What ε bounds: `q` = Q_C(s,a) ≤ ε (the paper's Algorithm 1, line 6); `advantage` = the
+   * over-estimated advantage Q_C(s,a) − V_C(s) ≤ ε, V_C(s) the mean over the K candidates (a
+   * documented variant: eq. 4 bounds E[Â_C] by this same ε). See docs/algorithm.md.
+   */
+  readonly filterThreshold: FilterThreshold;
 
   /** TensorFlow.js backend. */
   readonly backend: BackendChoice;
@@ -137,6 +146,7 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   filterProbe: 4,
   epsilonRule: 'paper',
   epsilonFixed: 0.05,
+  filterThreshold: 'q',
   backend: 'auto',
 };
 
@@ -196,6 +206,7 @@ export function resolveConfig(overrides: Partial<LearnerConfig> = {}): LearnerCo
   }
   if (!ALGOS.includes(c.algo)) throw new ConfigError(`config.algo = ${JSON.stringify(c.algo)}: expected one of ${ALGOS.join(', ')}`);
   if (c.epsilonRule !== 'paper' && c.epsilonRule !== 'fixed') throw new ConfigError(`config.epsilonRule = ${JSON.stringify(c.epsilonRule)}: expected 'paper' or 'fixed'`);
+  if (c.filterThreshold !== 'q' && c.filterThreshold !== 'advantage') throw new ConfigError(`config.filterThreshold = ${JSON.stringify(c.filterThreshold)}: expected 'q' or 'advantage'`);
   if (c.activation !== 'tanh' && c.activation !== 'relu') throw new ConfigError(`config.activation = ${JSON.stringify(c.activation)}: expected 'tanh' or 'relu'`);
   for (const key of ['policyHidden', 'valueHidden', 'criticHidden'] as const) {
     const h = c[key];

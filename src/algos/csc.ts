@@ -26,7 +26,7 @@ import { CheckpointError, type NamedArray, loadCheckpoint, saveCheckpoint } from
 import { GaussianPolicy } from '../nn/policy.ts';
 import { ValueFunction } from '../nn/value.ts';
 import type { EpochMetrics } from '../runs/metrics.ts';
-import { PolicyActor } from './actor.ts';
+import { type FilterSettings, PolicyActor } from './actor.ts';
 import type { LearnerConfig } from './config.ts';
 import { CriticEnsemble } from './critic-ensemble.ts';
 import type { DeployedPolicy } from './deploy.ts';
@@ -181,6 +181,7 @@ export class CscLearner implements Learner {
         candidates: critic === null ? 1 : c.filterCandidates,
         probe: critic === null ? 1 : c.filterProbe,
         epsilon: critic === null ? Number.POSITIVE_INFINITY : epsilon,
+        threshold: c.filterThreshold,
         critic: critic === null ? (_o, n, _a, k) => new Float32Array(n * k) : (o, n, a, k) => critic.predictCandidates(o, n, a, k),
         rng: this.actRng,
       });
@@ -294,12 +295,11 @@ export class CscLearner implements Learner {
     if (n > 0) this.value.fit(bObs, bRet, n, c.valueEpochs, c.valueBatch, this.updateRng);
 
     // 8. λ by dual ascent (eq. 9), with χ′ = χ − V̂_C^old from this epoch's rollouts and E[Â_C]
-    //    taken over a ∼ π_φ (the updated policy) at the epoch's states, as in the constraint of
-    //    eqs. 4–5. Over the executed actions it would be biased low by the filter's choice of the
-    //    lowest-Q_C candidate, and λ would never rise.
+    //    over a ∼ π_φold as eq. 9 writes it (fresh samples of π_old, not the executed actions:
+    //    the filter picks low-Q_C candidates, so over executed actions E[Â_C] is biased low and
+    //    λ would never rise). In expectation it is 0, and λ tracks V̂_C^old − χ.
     if (this.critic !== null && cost !== null && n > 0) {
-      const meanCostAdvantage = this.meanCostAdvantageUnderPolicy(bObs, n, valid.map((i) => cost.baseline[i]!));
-      this.lambda = updateLambda({ lambda: this.lambda, lr: c.lambdaLr, gamma: c.gamma, chi: c.chi, avgFailures, meanCostAdvantage });
+      this.lambda = updateLambda({ lambda: this.lambda, lr: c.lambdaLr, gamma: c.gamma, chi: c.chi, avgFailures, meanCostAdvantage: cost.meanUnderPolicy });
     }
     this.avgFailuresOld = avgFailures;
 
@@ -367,41 +367,38 @@ export class CscLearner implements Learner {
   }
 
   /**
-   * Â_C(s,a) = Q_C(s,a) − V_C(s) with V_C(s) = (1/M) Σ_j Q_C(s, a_j), a_j ∼ π_old(·|s); returns
-   * both the advantages of the executed actions and the baseline V_C.
+   * Â_C(s,a) = Q_C(s,a) − V_C(s) of the executed actions, with V_C(s) = (1/M) Σ_j Q_C(s, a_j),
+   * a_j ∼ π_old(·|s); and E_{s, a∼π_old}[Â_C(s,a)] from one more fresh sample per state (eq. 9).
    */
-  private costAdvantage(obs: Float32Array, act: Float32Array, n: number): { advantage: Float32Array; baseline: Float32Array } {
+  private costAdvantage(obs: Float32Array, act: Float32Array, n: number): { advantage: Float32Array; meanUnderPolicy: number } {
     const critic = this.critic!;
-    const q = critic.predict(obs, act, n);
-    const baseline = this.criticValue(obs, n);
-    const advantage = new Float32Array(n);
-    for (let i = 0; i < n; i++) advantage[i] = q[i]! - baseline[i]!;
-    return { advantage, baseline };
-  }
-
-  /** V_C(s) = E_{a∼π}Q_C(s, a), sampled with M actions per state from the current policy. */
-  private criticValue(obs: Float32Array, n: number): Float32Array {
     const M = this.config.costAdvantageSamples;
-    const qPi = this.critic!.predictCandidates(obs, n, this.sampleActions(obs, n, M), M);
-    const out = new Float32Array(n);
+    const q = critic.predict(obs, act, n);
+    // M + 1 samples per state in one pass: the first M estimate V_C(s), the last is a ∼ π_old.
+    const qPi = critic.predictCandidates(obs, n, this.sampleActions(obs, n, M + 1), M + 1);
+    const advantage = new Float32Array(n);
+    let underPolicy = 0;
+    let count = 0;
     for (let i = 0; i < n; i++) {
       let s = 0;
-      for (let j = 0; j < M; j++) s += qPi[i * M + j]!;
-      out[i] = s / M;
+      for (let j = 0; j < M; j++) s += qPi[i * (M + 1) + j]!;
+      const v = s / M;
+      advantage[i] = q[i]! - v;
+      if (!this.rollout.dropped[i]) {
+        underPolicy += qPi[i * (M + 1) + M]! - v;
+        count++;
+      }
     }
-    return out;
-  }
-
-  /** E_{s∼ρ_old, a∼π_φ}[Q_C(s,a) − V_C^old(s)] after the policy step (eq. 9's expectation). */
-  private meanCostAdvantageUnderPolicy(obs: Float32Array, n: number, baselineOld: readonly number[]): number {
-    const vNew = this.criticValue(obs, n);
-    let s = 0;
-    for (let i = 0; i < n; i++) s += vNew[i]! - baselineOld[i]!;
-    return s / n;
+    return { advantage, meanUnderPolicy: count > 0 ? underPolicy / count : 0 };
   }
 
   deployed(): DeployedPolicy {
-    return new PolicyActor(this.spec, this.config.algo, this.policy, this.critic, this.epsilon(), this.config.filterCandidates, this.config.filterProbe, this.config.seed + 17);
+    return new PolicyActor(this.spec, this.config.algo, this.policy, this.critic, this.epsilon(), this.filterSettings(), this.config.seed + 17);
+  }
+
+  private filterSettings(): FilterSettings {
+    const c = this.config;
+    return { candidates: c.filterCandidates, probe: c.filterProbe, threshold: c.filterThreshold };
   }
 
   /** Named parameter arrays of every network, in a fixed order. */

@@ -78,7 +78,8 @@ export async function loadDeployedPolicy(dir: string, options: LoadOptions = {})
   }
   const eps = ck.meta.epsilon;
   const epsilon = typeof eps === 'number' && Number.isFinite(eps) ? eps : Number.NaN;
-  return new PolicyActor(spec, config.algo, policy, critic, epsilon, config.filterCandidates, config.filterProbe, options.seed ?? 0, () => {
+  const filter = { candidates: config.filterCandidates, probe: config.filterProbe, threshold: config.filterThreshold };
+  return new PolicyActor(spec, config.algo, policy, critic, epsilon, filter, options.seed ?? 0, () => {
     policy.dispose();
     critic?.dispose();
   });

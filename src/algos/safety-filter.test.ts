@@ -80,3 +80,17 @@ test('ε = (1 − γ)(χ − V̂_C^old), worked by hand', () => {
   assert.ok(Math.abs(paperEpsilon(0.99, 0.05, 0) - 5e-4) < 1e-15);
   assert.ok(Math.abs(paperEpsilon(0.99, 0.05, 0.25) - -2e-3) < 1e-15);
 });
+
+test('advantage variant: accepts the first candidate whose Q_C is at most ε above the candidates’ mean', () => {
+  const first = candidatesOf(5, 100);
+  const mean = first.reduce((a, b) => a + b, 0) / first.length;
+  const eps = 0.3;
+  const expected = first.findIndex((v) => v <= mean + eps);
+  const out = filterActions({ ...base, epsilon: eps, threshold: 'advantage', critic: byFirstComponent, rng: new Rng(5) });
+  assert.equal(out.tried[0], expected + 1);
+  assert.equal(out.exhausted[0], 0);
+  assert.ok(Math.abs(out.actions[0]! - first[expected]!) < 1e-6);
+  // With the paper's rule and the same ε, an acceptable candidate is one with Q_C ≤ 0.3 outright.
+  const paper = filterActions({ ...base, epsilon: eps, critic: byFirstComponent, rng: new Rng(5) });
+  assert.equal(paper.tried[0], first.findIndex((v) => v <= eps) + 1);
+});

@@ -35,6 +35,13 @@ export interface FilterInput {
   readonly probe: number;
   /** The first candidate is the mean action instead of a sample (deployment without noise). */
   readonly deterministicFirst?: boolean;
+  /**
+   * `q` (the paper's rule): accept when Q_C(s,a) ≤ ε. `advantage` (a documented variant): accept
+   * when Â_C(s,a) = Q_C(s,a) − V_C(s) ≤ ε, with V_C(s) the mean Q_C of the K candidates (samples of
+   * π_old). ε = (1−γ)(χ − V̂_C^old) is exactly the bound that eq. 4's constraint puts on E[Â_C], so
+   * this variant applies the paper's threshold to the advantage it bounds; it evaluates all K.
+   */
+  readonly threshold?: 'q' | 'advantage';
   readonly critic: CandidateCritic;
   readonly rng: Rng;
 }
@@ -68,21 +75,40 @@ export function filterActions(input: FilterInput): FilterOutput {
   const q = new Float32Array(n * K).fill(Number.POSITIVE_INFINITY);
   const tried = new Uint16Array(n);
   const chosen = new Int32Array(n).fill(-1);
-  // Pass 1: the first `probe` candidates of every state.
-  evaluate(critic, obs, n, clipped, K, A, 0, probe, null, q);
+  const relative = input.threshold === 'advantage';
+  // Per-state threshold: ε, or ε + V_C(s) for the advantage variant (needs every candidate).
+  const limit = new Float64Array(n).fill(epsilon);
+  if (relative) {
+    evaluate(critic, obs, n, clipped, K, A, 0, K, null, q);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      let m = 0;
+      for (let k = 0; k < K; k++) {
+        const v = q[i * K + k]!;
+        if (Number.isFinite(v)) {
+          s += v;
+          m++;
+        }
+      }
+      limit[i] = epsilon + (m > 0 ? s / m : 0);
+    }
+  } else {
+    // Pass 1: the first `probe` candidates of every state.
+    evaluate(critic, obs, n, clipped, K, A, 0, probe, null, q);
+  }
   const pending: number[] = [];
   for (let i = 0; i < n; i++) {
-    const k = firstPassing(q, i, K, 0, probe, epsilon);
+    const k = firstPassing(q, i, K, 0, relative ? K : probe, limit[i]!);
     if (k >= 0) {
       chosen[i] = k;
       tried[i] = k + 1;
     } else pending.push(i);
   }
   // Pass 2: the remaining candidates of states where none passed yet.
-  if (pending.length > 0 && probe < K) {
+  if (pending.length > 0 && probe < K && !relative) {
     evaluate(critic, obs, n, clipped, K, A, probe, K, pending, q);
     for (const i of pending) {
-      const k = firstPassing(q, i, K, probe, K, epsilon);
+      const k = firstPassing(q, i, K, probe, K, limit[i]!);
       if (k >= 0) {
         chosen[i] = k;
         tried[i] = k + 1;

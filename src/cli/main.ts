@@ -4,7 +4,10 @@
  * the error's own message (named error classes say what, where and what was expected).
  */
 import { UsageError } from './args.ts';
+import { COMPARE_USAGE, compareCommand } from './compare.ts';
 import { EVAL_USAGE, evalCommand } from './eval.ts';
+import { PLOT_USAGE, plotCommand } from './plot.ts';
+import { SIM_USAGE, simCommand } from './sim.ts';
 import { TRAIN_USAGE, trainCommand } from './train.ts';
 
 const USAGE = `Usage: csc <command> [options]
@@ -12,6 +15,9 @@ const USAGE = `Usage: csc <command> [options]
 Commands:
   train     train a policy (CSC, TRPO, Q-ensembles) into a run folder
   eval      run a checkpoint with or without the safety filter
+  compare   algorithms × seeds × χ, one run folder each, resumable; summary and figures
+  plot      the paper's figures from run folders (SVG and PNG)
+  sim       serve a Python simulator over ZeroMQ (csc sim serve)
   help      this text
 
 Run 'csc <command> --help' for a command's options.
@@ -22,6 +28,9 @@ type Command = (argv: readonly string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; usage: string }> = {
   train: { run: trainCommand, usage: TRAIN_USAGE },
   eval: { run: evalCommand, usage: EVAL_USAGE },
+  compare: { run: (argv) => compareCommand(argv), usage: COMPARE_USAGE },
+  plot: { run: (argv) => plotCommand(argv), usage: PLOT_USAGE },
+  sim: { run: simCommand, usage: SIM_USAGE },
 };
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -9,6 +9,7 @@ import { PlotError, multiRunSpec, singleRunSpec, writeFigure, type BandKind, typ
 import { RUN_FILES, RunFileFormatError, RunFolderError } from '../runs/run-folder.ts';
 import { groupName, groupTitle, readRun, type GroupBy, type RunInfo } from '../runs/summary.ts';
 import type { EpochMetrics } from '../runs/metrics.ts';
+import { UsageError } from './args.ts';
 
 export const PLOT_USAGE = `Usage: csc plot RUN_DIR... [options]
 
@@ -25,11 +26,6 @@ Options:
   --title TEXT               figure title (default: env and χ / the run's identity)
   -h, --help                 this text
 `;
-
-/** Command-line misuse: a message for the user, exit status 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 const GROUP_BYS: readonly GroupBy[] = ['algo', 'chi', 'label'];
 const BANDS: readonly BandKind[] = ['std', 'minmax'];
@@ -114,7 +110,8 @@ export async function plotRuns(dirs: readonly string[], opts: PlotRunsOptions = 
   const by = opts.groupBy ?? defaultGroupBy(runs.map((r) => r.info));
   const plotRunsIn: PlotRun[] = runs.map((r) => ({ group: groupName(r.info, by), metrics: r.metrics, source: r.info.dir }));
   const chi = chis.length === 1 ? chis[0] : undefined;
-  const title = opts.title ?? `${envs}${chi === undefined ? '' : ` · χ = ${chi}`}`;
+  const algos = [...new Set(runs.map((r) => groupName(r.info, 'algo')))];
+  const title = opts.title ?? [envs, ...(algos.length === 1 ? algos : []), ...(chi === undefined ? [] : [`χ = ${chi}`])].join(' · ');
   const spec = multiRunSpec(plotRunsIn, {
     title,
     groupTitle: groupTitle(by),
@@ -130,7 +127,7 @@ export interface CommandIo {
   readonly stderr: { write(s: string): unknown };
 }
 
-const PROCESS_IO: CommandIo = { stdout: process.stdout, stderr: process.stderr };
+export const PROCESS_IO: CommandIo = { stdout: process.stdout, stderr: process.stderr };
 
 /** Entry of `csc plot`; returns the exit status (0 ok, 1 failed, 2 usage). */
 export async function plotCommand(argv: readonly string[], io: CommandIo = PROCESS_IO): Promise<number> {

@@ -103,10 +103,32 @@ test('seeds with different epoch boundaries are aligned on the episode range the
   assert.ok(std.every((p) => p.seeds === 2));
 });
 
-test('NaN rewards (epochs without a finished episode) are bridged, not averaged in', () => {
-  const pts = alignRuns([{ group: 'A', metrics: [m(0, 1, 2), m(1, 1, NaN), m(2, 3, 4)] }], { gridPoints: 3 });
-  const r = pts.filter((p) => p.panel === 'avgReward').map((p) => p.mean);
-  assert.deepEqual(r, [2, 3, 4]);
+test('the band of a failure panel is clipped at 0, the reward band is not', () => {
+  const a = [m(0, 1, -1), m(1, 2, -1)].map((x) => ({ ...x, avgFailures: 0 }));
+  const b = [m(0, 1, 1), m(1, 2, 1)].map((x) => ({ ...x, avgFailures: 0.2 }));
+  const pts = alignRuns([
+    { group: 'A', metrics: a },
+    { group: 'A', metrics: b },
+  ]);
+  const fail = pts.find((p) => p.panel === 'avgFailures');
+  const reward = pts.find((p) => p.panel === 'avgReward');
+  assert.ok(fail !== undefined && reward !== undefined);
+  assert.equal(fail.lo, 0); // 0.1 − 0.1414… would be negative
+  assert.ok(Math.abs(fail.hi - (0.1 + 0.2 / Math.SQRT2)) < 1e-12);
+  assert.ok(Math.abs(reward.lo + Math.SQRT2) < 1e-12); // 0 − √2
+});
+
+test('epochs without a finished episode (NaN reward, or 0 failures of 0 episodes) are bridged, not averaged in', () => {
+  const empty = { ...m(1, 1, NaN), episodes: 0, avgFailures: 0 };
+  const pts = alignRuns([{ group: 'A', metrics: [{ ...m(0, 1, 2), avgFailures: 0.5 }, empty, { ...m(2, 3, 4), avgFailures: 0.25 }] }], { gridPoints: 3 });
+  assert.deepEqual(
+    pts.filter((p) => p.panel === 'avgReward').map((p) => p.mean),
+    [2, 3, 4],
+  );
+  assert.deepEqual(
+    pts.filter((p) => p.panel === 'avgFailures').map((p) => p.mean),
+    [0.5, 0.375, 0.25],
+  );
 });
 
 test('bad plot input fails with a message that says which run and why', () => {

@@ -10,7 +10,8 @@
  * fixed number of env steps, so the episodes it finishes vary). A group's grid spans the range every
  * one of its seeds covers, [max of first totalEpisodes, min of last totalEpisodes], so each point
  * averages all seeds and no seed is extrapolated. The line is the mean over seeds; the band is ±1
- * standard deviation (sample, n−1) by default, or min–max (`band: 'minmax'`).
+ * standard deviation (sample, n−1) by default, or min–max (`band: 'minmax'`); on the two failure
+ * panels its lower edge is clipped at 0, since failure counts cannot be negative.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -110,6 +111,16 @@ function spread(values: readonly number[], band: BandKind): { mean: number; lo: 
 }
 
 /**
+ * Whether an epoch has a value to draw in a panel. The per-episode averages of an epoch that
+ * finished no episode carry no information (NaN, or 0 from a writer that fills it in), so they
+ * are bridged from the neighbouring epochs instead of drawn as a dip.
+ */
+function hasValue(m: EpochMetrics, field: PanelField): boolean {
+  if (!Number.isFinite(m[field])) return false;
+  return field === 'cumulativeFailures' || m.episodes > 0;
+}
+
+/**
  * Mean and spread of every group on its common episode grid (see the module comment), per panel.
  * A panel's points where a seed has no finite value (NaN reward in an epoch that finished no
  * episode) are interpolated from that seed's finite neighbours.
@@ -135,13 +146,16 @@ export function alignRuns(runs: readonly PlotRun[], opts: { band?: BandKind; gri
     const grid = Array.from({ length: n }, (_, i) => (n === 1 ? first : first + ((last - first) * i) / (n - 1)));
     for (const { field } of PANELS) {
       const series = members.map((r) => {
-        const finite = r.metrics.filter((m) => Number.isFinite(m[field]));
+        const finite = r.metrics.filter((m) => hasValue(m, field));
         return { xs: finite.map((m) => m.totalEpisodes), ys: finite.map((m) => m[field]) };
       });
       for (const x of grid) {
         const values = series.filter((s) => s.xs.length > 0).map((s) => interpolate(s.xs, s.ys, x));
         if (values.length === 0) continue;
-        out.push({ panel: field, group, episodes: x, ...spread(values, band), seeds: values.length });
+        const s = spread(values, band);
+        // Failure counts cannot be negative; a ±std band may say otherwise for few seeds.
+        const lo = field === 'avgReward' ? s.lo : Math.max(0, s.lo);
+        out.push({ panel: field, group, episodes: x, mean: s.mean, lo, hi: s.hi, seeds: values.length });
       }
     }
   }
@@ -244,7 +258,7 @@ export function singleRunSpec(metrics: readonly EpochMetrics[], opts: FigureOpti
   // One run needs no alignment: its own epochs are the points.
   const points = PANELS.flatMap(({ field }) =>
     metrics
-      .filter((m) => Number.isFinite(m[field]))
+      .filter((m) => hasValue(m, field))
       .map((m): CurvePoint => ({ panel: field, group, episodes: m.totalEpisodes, mean: m[field], lo: m[field], hi: m[field], seeds: 1 })),
   );
   return figureSpec(points, opts);

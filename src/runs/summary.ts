@@ -94,12 +94,12 @@ export const CHI_WINDOW_EPOCHS = 5;
 /**
  * Episodes until average failures fall below χ: `totalEpisodes` at the first epoch where the
  * failure rate over the trailing `CHI_WINDOW_EPOCHS` epochs (their failures / their episodes) is
- * < χ. The window keeps one lucky epoch with few episodes and no failure from counting; undefined
- * when it never happens.
+ * < χ. The window must be full, so one lucky epoch with few episodes and no failure, early in a run,
+ * does not count; undefined when it never happens.
  */
 export function episodesUntilBelowChi(metrics: readonly EpochMetrics[], chi: number): number | undefined {
-  for (let i = 0; i < metrics.length; i++) {
-    const win = metrics.slice(Math.max(0, i - CHI_WINDOW_EPOCHS + 1), i + 1);
+  for (let i = CHI_WINDOW_EPOCHS - 1; i < metrics.length; i++) {
+    const win = metrics.slice(i - CHI_WINDOW_EPOCHS + 1, i + 1);
     const episodes = win.reduce((a, m) => a + m.episodes, 0);
     if (episodes === 0) continue;
     const failures = win.reduce((a, m) => a + (m.episodes > 0 ? m.avgFailures * m.episodes : 0), 0);

@@ -1,0 +1,137 @@
+/**
+ * Learner benchmark (issue 2, "Measure"): end-to-end env steps/s of CSC and TRPO training on
+ * point-nav next to raw env stepping and a plain batched policy forward pass measured in the same
+ * process; the filter's decision latency for one state with 100 candidates (p50/p99); RSS and live
+ * tensors across epochs. Writes bench/results/learner.json.
+ *
+ *   node --import tsx bench/learner.ts [--epochs 4] [--backend auto|wasm|cpu|tensorflow]
+ *
+ * Goals: ≥ 10,000 env steps/s for CSC on two cores; filter p99 ≤ 0.25 ms; flat memory.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { resolveConfig } from '../src/algos/config.ts';
+import { CscLearner } from '../src/algos/csc.ts';
+import { SafetyCritic } from '../src/algos/safety-critic.ts';
+import { filterActions } from '../src/algos/safety-filter.ts';
+import { Rng } from '../src/core/rng.ts';
+import { PointNavVecEnv } from '../src/envs/point-nav.ts';
+import { type BackendChoice, initBackend } from '../src/nn/backend.ts';
+import { GaussianPolicy } from '../src/nn/policy.ts';
+
+const { values } = parseArgs({
+  options: {
+    epochs: { type: 'string', default: '4' },
+    backend: { type: 'string', default: 'auto' },
+    out: { type: 'string', default: 'bench/results/learner.json' },
+  },
+});
+const epochs = Number(values.epochs);
+const backend = await initBackend(values.backend as BackendChoice);
+const config = resolveConfig({});
+const N = config.numEnvs;
+const spec = new PointNavVecEnv(1).spec;
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+// Reference 1: raw env stepping, N envs in lock-step with fixed actions.
+async function rawEnvStepsPerS(): Promise<number> {
+  const env = new PointNavVecEnv(N);
+  await env.reset(0);
+  const a = Float32Array.from({ length: N * 2 }, (_, i) => Math.sin(i));
+  const steps = 20_000;
+  const t0 = performance.now();
+  for (let t = 0; t < steps; t++) await env.step(a);
+  return (steps * N) / ((performance.now() - t0) / 1000);
+}
+
+// Reference 2: a plain batched policy forward pass (N states) per env step, nothing else.
+function forwardStepsPerS(): number {
+  const policy = new GaussianPolicy({ obsSize: spec.obsSize, actSize: spec.actSize, hidden: config.policyHidden, activation: config.activation, initLogStd: 0 }, new Rng(1));
+  const obs = new Float32Array(N * spec.obsSize).fill(0.1);
+  for (let i = 0; i < 200; i++) policy.meanStd(obs, N);
+  const calls = 3000;
+  const t0 = performance.now();
+  for (let i = 0; i < calls; i++) policy.meanStd(obs, N);
+  const s = (performance.now() - t0) / 1000;
+  policy.dispose();
+  return (calls * N) / s;
+}
+
+// The filter: one state, 100 candidates, every candidate examined (ε below any Q_C: the exhausted,
+// slowest case) and the accepting case (first candidate passes).
+function filterLatency(epsilon: number): { p50Ms: number; p99Ms: number; meanMs: number } {
+  const critic = new SafetyCritic({ obsSize: spec.obsSize, actSize: spec.actSize, hidden: config.criticHidden, activation: config.activation, lr: 1e-3, alpha: 0.5, gamma: 0.99, targetTau: 0.005 }, new Rng(2));
+  const rng = new Rng(3);
+  const obs = Float32Array.from({ length: spec.obsSize }, () => rng.normal());
+  const mean = new Float32Array(2);
+  const std = Float32Array.from([0.6, 0.6]);
+  const times: number[] = [];
+  for (let i = 0; i < 2200; i++) {
+    const t0 = performance.now();
+    filterActions({ n: 1, obs, mean, std, actLow: spec.actLow, actHigh: spec.actHigh, candidates: 100, probe: config.filterProbe, epsilon, critic: (o, n, a, k) => critic.predictCandidates(o, n, a, k), rng });
+    if (i >= 200) times.push(performance.now() - t0);
+  }
+  critic.dispose();
+  return { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), meanMs: times.reduce((a, b) => a + b, 0) / times.length };
+}
+
+interface TrainBench {
+  algo: string;
+  envStepsPerS: number;
+  perEpoch: { epoch: number; wallS: number; stepsPerS: number; rssMiB: number; tensors: number; exhaustions: number }[];
+}
+
+async function trainThroughput(algo: 'csc' | 'trpo'): Promise<TrainBench> {
+  const cfg = resolveConfig({ algo, epochs, seed: 0, backend: values.backend as BackendChoice });
+  const learner = new CscLearner(cfg, new PointNavVecEnv(cfg.numEnvs));
+  await learner.start();
+  const perEpoch: TrainBench['perEpoch'] = [];
+  let steps = 0;
+  let wall = 0;
+  for (let e = 0; e < epochs; e++) {
+    const m = await learner.runEpoch();
+    perEpoch.push({ epoch: e, wallS: m.wallS, stepsPerS: m.stepsPerS, rssMiB: process.memoryUsage().rss / 2 ** 20, tensors: tf.memory().numTensors, exhaustions: m.filterExhaustions });
+    if (e > 0) {
+      steps += m.envSteps;
+      wall += m.wallS;
+    }
+  }
+  learner.dispose();
+  return { algo, envStepsPerS: steps / wall, perEpoch };
+}
+
+const raw = await rawEnvStepsPerS();
+const forward = forwardStepsPerS();
+const exhausted = filterLatency(-1);
+const accepting = filterLatency(2);
+const trpo = await trainThroughput('trpo');
+const csc = await trainThroughput('csc');
+const result = {
+  bench: 'learner',
+  commit: (() => {
+    try {
+      return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    } catch {
+      return null;
+    }
+  })(),
+  date: new Date().toISOString(),
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
+  backend,
+  config: { numEnvs: config.numEnvs, stepsPerEpoch: config.stepsPerEpoch, filterCandidates: config.filterCandidates, criticHidden: config.criticHidden, policyHidden: config.policyHidden },
+  reference: { rawEnvStepsPerS: raw, plainForwardStepsPerS: forward },
+  train: { trpo, csc },
+  ratios: { cscVsRaw: csc.envStepsPerS / raw, trpoVsRaw: trpo.envStepsPerS / raw, cscVsForward: csc.envStepsPerS / forward },
+  filterLatency: { exhausted100: exhausted, acceptFirst: accepting },
+  goals: { cscStepsPerS: 10_000, filterP99Ms: 0.25, met: { cscStepsPerS: csc.envStepsPerS >= 10_000, filterP99Ms: exhausted.p99Ms <= 0.25 } },
+};
+mkdirSync('bench/results', { recursive: true });
+writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+console.log(JSON.stringify({ backend: backend.name, raw: Math.round(raw), forward: Math.round(forward), csc: Math.round(csc.envStepsPerS), trpo: Math.round(trpo.envStepsPerS), filterExhaustedMs: exhausted, filterAcceptMs: accepting, rss: csc.perEpoch.map((p) => Math.round(p.rssMiB)), tensors: csc.perEpoch.map((p) => p.tensors) }));
