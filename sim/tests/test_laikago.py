@@ -118,3 +118,35 @@ def test_violent_actions_fall_and_fail(walk):
 def test_rejects_bad_task():
     with pytest.raises(ValueError, match="task"):
         LaikagoEnv("run")
+
+
+def _pose(env: LaikagoEnv, base_z_m: float, roll_rad: float, pitch_rad: float, leg_rad: tuple[float, float, float]):
+    """Puts the robot in a posed state (robot frame roll/pitch) and refreshes its contacts."""
+    p, cid, robot = env._p, env._cid, env._robot
+    body_to_world = p.getQuaternionFromEuler([roll_rad, pitch_rad, 0.0])
+    _, orn = p.multiplyTransforms([0, 0, 0], body_to_world, [0, 0, 0], (0.5, 0.5, 0.5, 0.5))
+    p.resetBasePositionAndOrientation(robot, [0, 0, base_z_m], orn, physicsClientId=cid)
+    for k, j in enumerate(env._joints):
+        p.resetJointState(robot, j, leg_rad[k % 3], physicsClientId=cid)
+    p.performCollisionDetection(physicsClientId=cid)
+
+
+@pytest.mark.parametrize(
+    ("base_z_m", "roll_rad", "pitch_rad", "leg_rad", "expected"),
+    [
+        (0.46, 0.0, 0.0, (0.0, 0.2, -0.7), None),  # nominal stance: toe (and shank-tip) contacts only
+        (1.0, 0.65, 0.0, (0.0, 0.2, -0.7), "roll"),  # in the air, so only the tilt can fire
+        (1.0, 0.0, -0.65, (0.0, 0.2, -0.7), "pitch"),
+        (1.0, 0.55, 0.55, (0.0, 0.2, -0.7), None),  # both just inside the limit
+        (0.24, 0.0, 0.0, (0.0, 1.0, -2.1), "height"),  # legs folded up, off the ground
+        (0.28, 0.0, 0.0, (0.0, -0.3, -1.3), "touches the ground"),  # level, tall enough, on its thighs
+    ],
+)
+def test_fall_rule_cases(stand, base_z_m, roll_rad, pitch_rad, leg_rad, expected):
+    stand.reset(0)
+    _pose(stand, base_z_m, roll_rad, pitch_rad, leg_rad)
+    reason = stand.fall_reason()
+    if expected is None:
+        assert reason is None
+    else:
+        assert reason is not None and expected in reason, reason

@@ -218,14 +218,8 @@ class LaikagoEnv(Env):
         for _ in range(SUBSTEPS):
             energy_j += self._pd_substep()
         self._t += 1
-        pos, orn = p.getBasePositionAndOrientation(self._robot, physicsClientId=cid)
-        roll, pitch = self._roll_pitch(orn)
-        fell = (
-            abs(roll) > MAX_TILT_RAD
-            or abs(pitch) > MAX_TILT_RAD
-            or pos[2] < MIN_BASE_HEIGHT_M
-            or self._non_toe_contact()
-        )
+        pos = p.getBasePositionAndOrientation(self._robot, physicsClientId=cid)[0]
+        fell = self.fall_reason() is not None
         if self._task == "walk":
             reward = (pos[0] - x0) / CONTROL_PERIOD_S + ALIVE_BONUS - ENERGY_PENALTY_PER_J * energy_j
         else:
@@ -270,19 +264,30 @@ class LaikagoEnv(Env):
         fwd, left, up = axes[:, 0], axes[:, 1], axes[:, 2]
         return math.atan2(left[2], up[2]), -math.asin(max(-1.0, min(1.0, fwd[2])))
 
-    def _non_toe_contact(self) -> bool:
+    def fall_reason(self) -> str | None:
+        """Why the robot counts as fallen in the current physics state, or None while it stands
+        (the failure rule; uses the contacts of the last physics step)."""
         p, cid = self._p, self._cid
+        pos, orn = p.getBasePositionAndOrientation(self._robot, physicsClientId=cid)
+        roll, pitch = self._roll_pitch(orn)
+        if abs(roll) > MAX_TILT_RAD:
+            return f"roll {roll:.3f} rad beyond ±{MAX_TILT_RAD}"
+        if abs(pitch) > MAX_TILT_RAD:
+            return f"pitch {pitch:.3f} rad beyond ±{MAX_TILT_RAD}"
+        if pos[2] < MIN_BASE_HEIGHT_M:
+            return f"base height {pos[2]:.3f} m below {MIN_BASE_HEIGHT_M}"
         for c in p.getContactPoints(self._robot, self._plane, physicsClientId=cid):
             link = c[3]
             if link in self._toes:
                 continue
             toe = self._toe_of_shank.get(link)
-            if toe is None:
-                return True
-            toe_pos = p.getLinkState(self._robot, toe, physicsClientId=cid)[0]
-            if math.dist(c[5], toe_pos) > FOOT_CONTACT_RADIUS_M:
-                return True
-        return False
+            if toe is not None:
+                toe_pos = p.getLinkState(self._robot, toe, physicsClientId=cid)[0]
+                if math.dist(c[5], toe_pos) <= FOOT_CONTACT_RADIUS_M:
+                    continue
+            name = p.getJointInfo(self._robot, link, physicsClientId=cid)[12].decode() if link >= 0 else "chassis"
+            return f"link {name} touches the ground"
+        return None
 
     def _observe(self) -> np.ndarray:
         p, cid = self._p, self._cid
