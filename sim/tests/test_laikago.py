@@ -140,9 +140,13 @@ def test_violent_actions_fall_and_fail(walk):
     assert st.failure and st.terminated and not st.truncated
 
 
-def test_rejects_bad_task():
-    with pytest.raises(ValueError, match="task"):
-        LaikagoEnv("run")
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"task": "run"}, "task='run'"), ({"kp": -1.0}, "kp=-1.0"), ({"kd": [1.0, 2.0]}, "kd="), ({"kd": float("nan")}, "kd=")],
+)
+def test_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LaikagoEnv(**kwargs)
 
 
 def _pose(env: LaikagoEnv, base_z_m: float, roll_rad: float, pitch_rad: float, leg_rad: tuple[float, float, float]):

@@ -118,16 +118,29 @@ class LaikagoEnv(Env):
 
         if task not in TASKS:
             raise ValueError(f"laikago: task={task!r}, expected one of {', '.join(TASKS)}")
+        kd_arr = KD_NM_S_PER_RAD.copy() if kd is None else np.asarray(kd, dtype=float)
+        if kd_arr.shape not in ((), (12,)) or not np.all(np.isfinite(kd_arr)) or np.any(kd_arr < 0):
+            raise ValueError(f"laikago: kd={kd!r}, expected a finite number >= 0 or 12 of them")
+        if not (math.isfinite(kp) and kp >= 0):
+            raise ValueError(f"laikago: kp={kp!r}, expected a finite number >= 0 (N m/rad)")
         self._p = p
         self._task = task
         self._kp = float(kp)
-        self._kd = KD_NM_S_PER_RAD.copy() if kd is None else np.broadcast_to(np.asarray(kd, float), (12,)).copy()
+        self._kd = np.broadcast_to(kd_arr, (12,)).copy()
         # One physics server per env: several envs in one process never share a world.
         self._cid = p.connect(p.DIRECT)
         if self._cid < 0:
             raise RuntimeError("laikago: pybullet.connect(DIRECT) failed")
-        cid = self._cid
-        p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=cid)
+        try:
+            self._build(pybullet_data.getDataPath())
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, data_path: str) -> None:
+        """Loads the world, settles the robot on the nominal pose and saves that state."""
+        p, cid, task = self._p, self._cid, self._task
+        p.setAdditionalSearchPath(data_path, physicsClientId=cid)
         p.setGravity(0, 0, -9.81, physicsClientId=cid)
         p.setTimeStep(PHYSICS_DT_S, physicsClientId=cid)
         p.setPhysicsEngineParameter(deterministicOverlappingPairs=1, physicsClientId=cid)
@@ -190,6 +203,7 @@ class LaikagoEnv(Env):
 
     @property
     def reference_height_m(self) -> float:
+        """Base centre-of-mass height when settled on the nominal pose (the stand task's target)."""
         return self._h_ref
 
     def reset(self, seed: int) -> np.ndarray:
