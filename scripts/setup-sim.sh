@@ -12,7 +12,7 @@ root="$(pwd)"
 venv="${CSC_SIM_VENV:-$root/sim/.venv}"
 stamp="$venv/.csc-sim-stamp"
 
-want="$(cat sim/requirements.txt sim/pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat sim/requirements.txt sim/requirements-nodeps.txt sim/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -36,6 +36,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py="$venv/bin/python"
 "$py" -m pip install --quiet --disable-pip-version-check -r sim/requirements.txt
+"$py" -m pip install --quiet --disable-pip-version-check --no-deps -r sim/requirements-nodeps.txt
 "$py" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e sim
 "$py" -c 'import csc_sim, zmq, msgpack, numpy, gymnasium' || {
   echo "setup-sim: the venv at $venv cannot import csc_sim and its dependencies" >&2
