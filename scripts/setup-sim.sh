@@ -30,6 +30,12 @@ if [ -z "$base" ]; then
   exit 1
 fi
 
+# Pins changed since the venv was built: rebuild it rather than upgrade in place (switching mujoco
+# 4.x ↔ 3.3.x in place leaves a broken import).
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup-sim: sim/requirements changed; rebuilding $venv" >&2
+  rm -rf "$venv"
+fi
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup-sim: creating $venv with $("$base" --version)" >&2
   "$base" -m venv "$venv"
