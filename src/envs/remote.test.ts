@@ -3,6 +3,7 @@
 // errors, and teardown that leaves no process behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { makeRemoteVecEnv, parseSimEndpoints, type BridgeFault } from './remote.ts';
 import { EnvInputError } from './env.ts';
@@ -235,4 +236,32 @@ test('parseSimEndpoints', () => {
   assert.deepEqual(parseSimEndpoints('tcp://10.0.0.2:5555, ipc:///tmp/a.sock'), ['tcp://10.0.0.2:5555', 'ipc:///tmp/a.sock']);
   assert.throws(() => parseSimEndpoints('tcp://host'), /"tcp:\/\/host" is not a ZeroMQ address/);
   assert.throws(() => parseSimEndpoints(' , '), EnvInputError);
+});
+
+test('servers follow a learner that is SIGKILLed (no orphans)', async () => {
+  const script = [
+    "const { makeRemoteVecEnv } = await import('./src/envs/remote.ts');",
+    "const env = await makeRemoteVecEnv({ kind: 'spawn', envId: 'gym:Pendulum-v1', workers: 2 });",
+    'console.log(JSON.stringify(env.pids));',
+    'setInterval(() => {}, 1000);',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout.setEncoding('utf8');
+  const line = await new Promise<string>((resolve) => {
+    let out = '';
+    child.stdout.on('data', (s: string) => {
+      out += s;
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+  });
+  const parsed: unknown = JSON.parse(line);
+  assert.ok(Array.isArray(parsed) && parsed.length === 2);
+  const pids = parsed.filter((p): p is number => typeof p === 'number');
+  assert.equal(pids.length, 2);
+  assert.ok(pids.every(alive));
+  child.kill('SIGKILL');
+  // the servers poll for their parent (--parent-pid) about once a second
+  const deadline = Date.now() + 10_000;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(pids.filter(alive), [], 'servers still running after their learner died');
 });
