@@ -33,6 +33,7 @@ export class SimClient {
   private nextId = 1;
   private sendChain: Promise<void> = Promise.resolve();
   private closedBy: Error | undefined;
+  private closedByUs = false;
   /** Replies whose id matched no in-flight request (late answers to timed-out requests, `bad_frame` echoes). */
   strayReplies = 0;
 
@@ -86,7 +87,10 @@ export class SimClient {
   /** Sends one request; resolves with the reply's unchecked `data`, rejects with a named error. */
   request(body: RequestBody, timeoutMs: number = this.timeoutMs): Promise<unknown> {
     if (this.closedBy !== undefined) {
-      return Promise.reject(new Error(`SimClient ${this.endpoint}: ${body.op} after the client was closed (${this.closedBy.message})`));
+      // a server fault (it died) stays that fault for every later request; our own disconnect is misuse
+      return Promise.reject(
+        this.closedByUs ? new Error(`SimClient ${this.endpoint}: ${body.op} after the client was closed`) : this.closedBy,
+      );
     }
     const id = this.nextId;
     this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1;
@@ -115,6 +119,7 @@ export class SimClient {
 
   /** Closes the socket; in-flight requests reject. Idempotent. */
   disconnect(): void {
+    if (this.closedBy === undefined) this.closedByUs = true;
     this.failAll(new Error(`SimClient ${this.endpoint} disconnected`));
   }
 

@@ -108,6 +108,15 @@ test('a SIGKILLed server is restarted, its envs dropped, and stepping goes on; c
     for (let t = 6; t < 10; t++) {
       assert.deepEqual(Array.from((await env.step(actionsFor(t, 4))).dropped), [0, 0, 0, 0]);
     }
+    // a server that dies between steps (its exit already seen) is caught by the next step
+    const second = env.pids[1]!;
+    process.kill(second, 'SIGKILL');
+    while (alive(second)) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(Array.from((await env.step(actionsFor(10, 4))).dropped), [0, 0, 1, 1]);
+    assert.equal(env.stats.restarts, 2);
+    assert.equal(env.stats.droppedEpisodes, 4);
+    firstPids.push(second);
   } finally {
     const pids = [...firstPids, ...env.pids];
     await env.close();
