@@ -275,6 +275,7 @@ export class SimWorker {
 
   /** Replaces the server (spawned) or the connection (remote). */
   async restart(): Promise<void> {
+    if (this.closing) throw new Error(`sim worker ${this.index}: restart after close`);
     this.clientNow.disconnect();
     this.generation++;
     if (this.source.kind === 'connect') {
@@ -287,6 +288,11 @@ export class SimWorker {
       this.proc = undefined;
     }
     const proc = await SimProcess.spawn(spawnOptions(this.source, this.index, this.generation, this.ipcDir));
+    if (this.closing) {
+      // close() ran while we were spawning and could not see this process
+      await proc.stop();
+      throw new Error(`sim worker ${this.index}: closed during restart`);
+    }
     this.proc = proc;
     this.clientNow = SimClient.connect(proc.endpoint, { timeoutMs: this.timeoutMs });
     this.watch();

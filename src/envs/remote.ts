@@ -349,6 +349,7 @@ export class RemoteVecEnv implements VecEnv {
       // bad_action, bad_request, ...: our request was wrong; restarting would not help
       throw err;
     }
+    if (this.closed) throw new Error(`${this.spec.id}: closed while a step was in flight (${errMessage(err)})`);
     const message = errMessage(err);
     for (let attempt = 1; ; attempt++) {
       const endpoint = w.endpoint;
