@@ -21,8 +21,9 @@ interface Pending {
   readonly timer: NodeJS.Timeout;
 }
 
-/** Distributes a request without its id, so callers cannot reuse or forge ids. */
-type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'v' | 'id'> : never) : never;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** A request as callers write it: the client adds `v` and `id`, so ids cannot collide or be forged. */
+type RequestBody = DistributiveOmit<Request, 'v' | 'id'>;
 
 const MAX_ID = 0xffff_ffff;
 
