@@ -32,7 +32,8 @@ export class SimClient {
   private readonly socket = new Dealer({ linger: 0 });
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private sendChain: Promise<void> = Promise.resolve();
+  private readonly sendQueue: { id: number; frame: Buffer }[] = [];
+  private sending = false;
   private closedBy: Error | undefined;
   private closedByUs = false;
   /** Replies whose id matched no in-flight request (late answers to timed-out requests, `bad_frame` echoes). */
@@ -102,13 +103,23 @@ export class SimClient {
         reject(new SimTimeoutError(this.endpoint, body.op, id, timeoutMs));
       }, timeoutMs);
       this.pending.set(id, { op: body.op, resolve, reject, timer });
-      // zeromq allows one pending send at a time per socket: chain them
-      this.sendChain = this.sendChain.then(
-        () => this.socket.send(frame),
-      ).catch((e: unknown) => {
-        this.settle(id, undefined, e instanceof Error ? e : new Error(String(e)));
-      });
+      this.sendQueue.push({ id, frame });
+      if (!this.sending) void this.drainSendQueue();
     });
+  }
+
+  // zeromq allows one pending send per socket: requests leave one after another, in order
+  private async drainSendQueue(): Promise<void> {
+    this.sending = true;
+    for (let next = this.sendQueue.shift(); next !== undefined; next = this.sendQueue.shift()) {
+      if (this.closedBy !== undefined) break;
+      try {
+        await this.socket.send(next.frame);
+      } catch (e) {
+        this.settle(next.id, undefined, e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+    this.sending = false;
   }
 
   /** Rejects every in-flight request with `err` and closes the socket (e.g. the process died). */
