@@ -190,8 +190,7 @@ export async function makeRemoteVecEnv(options: RemoteVecEnvOptions): Promise<Re
 /** A VecEnv whose envs live in csc-sim/1 servers. Build with {@link makeRemoteVecEnv}. */
 export class RemoteVecEnv implements VecEnv {
   readonly numEnvs: number;
-  /** Running fault totals (see {@link RemoteVecEnvStats}). */
-  readonly stats: RemoteVecEnvStats = { restarts: 0, reconnects: 0, envResets: 0, droppedEpisodes: 0, timeouts: 0, deaths: 0 };
+  private readonly counters: RemoteVecEnvStats = { restarts: 0, reconnects: 0, envResets: 0, droppedEpisodes: 0, timeouts: 0, deaths: 0 };
   private readonly faultSubject = new Subject<BridgeFault>();
   /** Every fault and recovery as it happens; completes on close. */
   readonly faults: Observable<BridgeFault> = this.faultSubject.asObservable();
@@ -220,6 +219,11 @@ export class RemoteVecEnv implements VecEnv {
     }
     this.numEnvs = n;
     this.consecutiveFaults = sizes.map(() => 0);
+  }
+
+  /** Running fault totals since the env was made (a snapshot). */
+  get stats(): Readonly<RemoteVecEnvStats> {
+    return { ...this.counters };
   }
 
   /** Pids of the spawned servers (undefined for remote ones), e.g. for fault-injection tests. */
@@ -307,6 +311,7 @@ export class RemoteVecEnv implements VecEnv {
     }
   }
 
+  /** Stops spawned servers (close op, then signals); remote servers are only disconnected from. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -334,11 +339,11 @@ export class RemoteVecEnv implements VecEnv {
     if (err instanceof SimServerDiedError) {
       cause = 'died';
       needsRestart = true;
-      this.stats.deaths++;
+      this.counters.deaths++;
     } else if (err instanceof SimTimeoutError) {
       cause = 'hung';
       needsRestart = true;
-      this.stats.timeouts++;
+      this.counters.timeouts++;
     } else if (err instanceof BridgeProtocolError) {
       cause = 'protocol';
       needsRestart = true;
@@ -356,15 +361,15 @@ export class RemoteVecEnv implements VecEnv {
       try {
         if (needsRestart) await w.restart();
         const r = await w.client.reset(seed ?? this.recoverySeed(j), k, this.spec.obsSize, this.options.resetTimeoutMs);
-        this.stats.droppedEpisodes += droppedEpisodes;
+        this.counters.droppedEpisodes += droppedEpisodes;
         if (cause === 'env') {
-          this.stats.envResets++;
+          this.counters.envResets++;
           this.faultSubject.next({ kind: 'env_reset', worker: j, endpoint, message, droppedEpisodes });
         } else if (w.restartable) {
-          this.stats.restarts++;
+          this.counters.restarts++;
           this.faultSubject.next({ kind: 'restart', worker: j, endpoint, cause, message, droppedEpisodes });
         } else {
-          this.stats.reconnects++;
+          this.counters.reconnects++;
           this.faultSubject.next({ kind: 'reconnect', worker: j, endpoint, cause, message, droppedEpisodes });
         }
         return r.obs;
