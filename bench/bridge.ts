@@ -119,27 +119,33 @@ function pct(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+const loadavgAtStart = loadavg()[0];
 const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
 const results = [];
 for (const envId of envIds) {
   console.error(`${envId}: raw in-process stepping`);
-  const raw = rawBench(envId, Math.max(...kValues));
-  console.error(`  single env ${raw.single.stepsPerS.toFixed(0)} steps/s, batch of ${raw.batch.numEnvs} ${raw.batch.stepsPerS.toFixed(0)} steps/s`);
-  const bridge = [];
+  const rawBefore = rawBench(envId, Math.max(...kValues));
+  console.error(`  single env ${rawBefore.single.stepsPerS.toFixed(0)} steps/s, batch of ${rawBefore.batch.numEnvs} ${rawBefore.batch.stepsPerS.toFixed(0)} steps/s`);
+  const bridgeRuns = [];
   for (const w of workerCounts) {
     for (const k of kValues) {
       const r = await bridgeBench(envId, w, k);
-      const ratio = r.stepsPerS / raw.single.stepsPerS;
-      console.error(`  ${w} server(s) × ${k} envs: ${r.stepsPerS.toFixed(0)} steps/s (${ratio.toFixed(2)}× raw), ${r.msPerBatch.toFixed(3)} ms per batch`);
-      bridge.push({ ...r, ratioToRawSingle: ratio });
+      console.error(`  ${w} server(s) × ${k} envs: ${r.stepsPerS.toFixed(0)} steps/s, ${r.msPerBatch.toFixed(3)} ms per batch`);
+      bridgeRuns.push(r);
     }
   }
+  // the machine is shared: measure the reference again afterwards and compare against the mean
+  const rawAfter = rawBench(envId, Math.max(...kValues));
+  const rawSingleStepsPerS = (rawBefore.single.stepsPerS + rawAfter.single.stepsPerS) / 2;
+  console.error(`  raw single env again: ${rawAfter.single.stepsPerS.toFixed(0)} steps/s (reference: mean ${rawSingleStepsPerS.toFixed(0)})`);
+  const bridge = bridgeRuns.map((r) => ({ ...r, ratioToRawSingle: r.stepsPerS / rawSingleStepsPerS }));
+  for (const r of bridge) console.error(`  ${r.workers} × ${r.envsPerWorker}: ${r.ratioToRawSingle.toFixed(2)}× raw`);
   const latency = await latencyBench(envId);
   for (const l of latency) console.error(`  ping ${l.payloadBytes} B: p50 ${l.p50Us.toFixed(0)} µs, p99 ${l.p99Us.toFixed(0)} µs`);
   const best = bridge.reduce((a, b) => (b.stepsPerS > a.stepsPerS ? b : a));
   results.push({
     env: envId,
-    raw,
+    raw: { before: rawBefore, after: rawAfter, singleStepsPerSMean: rawSingleStepsPerS },
     bridge,
     latency,
     goal: {
@@ -154,7 +160,7 @@ const report = {
   bench: 'bridge',
   commit,
   date: new Date().toISOString(),
-  host: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', loadavg1m: loadavg()[0], node: process.version },
+  host: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', loadavg1mStart: loadavgAtStart, loadavg1mEnd: loadavg()[0], node: process.version },
   settings: { workers: workerCounts, envsPerWorker: kValues, secondsPerPoint: seconds, rawSteps },
   results,
 };

@@ -12,7 +12,7 @@ root="$(pwd)"
 venv="${CSC_SIM_VENV:-$root/sim/.venv}"
 stamp="$venv/.csc-sim-stamp"
 
-want="$(cat sim/requirements.txt sim/pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat sim/requirements.txt sim/requirements-nodeps.txt sim/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -30,12 +30,19 @@ if [ -z "$base" ]; then
   exit 1
 fi
 
+# Pins changed since the venv was built: rebuild it rather than upgrade in place (switching mujoco
+# 4.x ↔ 3.3.x in place leaves a broken import).
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup-sim: sim/requirements changed; rebuilding $venv" >&2
+  rm -rf "$venv"
+fi
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup-sim: creating $venv with $("$base" --version)" >&2
   "$base" -m venv "$venv"
 fi
 py="$venv/bin/python"
 "$py" -m pip install --quiet --disable-pip-version-check -r sim/requirements.txt
+"$py" -m pip install --quiet --disable-pip-version-check --no-deps -r sim/requirements-nodeps.txt
 "$py" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e sim
 "$py" -c 'import csc_sim, zmq, msgpack, numpy, gymnasium' || {
   echo "setup-sim: the venv at $venv cannot import csc_sim and its dependencies" >&2

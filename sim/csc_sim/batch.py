@@ -25,6 +25,8 @@ class NotResetError(RuntimeError):
 
 @dataclass(frozen=True)
 class BatchStep:
+    """One lock-step of K envs; the fields of `VecStepResult` (src/envs/env.ts) minus `dropped`."""
+
     obs: np.ndarray  # float32 (K, obs_size)
     next_obs: np.ndarray  # float32 (K, obs_size)
     reward: np.ndarray  # float32 (K,)

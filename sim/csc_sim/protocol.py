@@ -60,6 +60,7 @@ def decode_array(obj: Any, where: str) -> np.ndarray:
 
 
 def pack(obj: dict[str, Any]) -> bytes:
+    """msgpack with `bin` for bytes and `str` for text (never the legacy raw type)."""
     return msgpack.packb(obj, use_bin_type=True)
 
 
@@ -88,10 +89,12 @@ def unpack_request(frame: bytes) -> tuple[Any, dict[str, Any]]:
 
 
 def ok_reply(rid: Any, data: dict[str, Any]) -> bytes:
+    """`{v, id, ok: true, data}`."""
     return pack({"v": VERSION, "id": rid, "ok": True, "data": data})
 
 
 def error_reply(rid: Any, code: str, message: str) -> bytes:
+    """`{v, id, ok: false, error: {code, message}}`; `rid` is None when the request had no readable id."""
     return pack({"v": VERSION, "id": rid, "ok": False, "error": {"code": code, "message": message}})
 
 

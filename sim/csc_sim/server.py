@@ -55,6 +55,9 @@ class Handler:
             return ok_reply(rid, self._dispatch(msg))
         except ProtocolError as e:
             return error_reply(rid if rid is not None else e.request_id, e.code, e.message)
+        except Exception as e:  # a bug in an env wrapper must not take the server down
+            traceback.print_exc(file=sys.stderr)
+            return error_reply(rid, "env_error", f"{self.batch.spec.id}: unexpected {_describe(e)}")
 
     def _dispatch(self, msg: dict[str, Any]) -> dict[str, Any]:
         op = msg["op"]

@@ -96,6 +96,27 @@ def test_driving_straight_through_the_traps_fails():
     assert st.failure and st.terminated
 
 
+def test_a_detour_around_the_trap_band_reaches_the_goal_unharmed():
+    """The safe route exists: waypoints at y = 0.9 m, beyond the band's reach (|y| < 0.6 m)."""
+    env = CarNavEnv()
+    obs = env.reset(2)
+    waypoints = [(-1.0, 0.9), (1.0, 0.9), tuple(env.goal)]
+    k = 0
+    for t in range(MAX_EPISODE_STEPS):
+        x, y, c, s = 2 * float(obs[5]), 2 * float(obs[6]), float(obs[3]), float(obs[4])
+        dx, dy = waypoints[k][0] - x, waypoints[k][1] - y
+        if math.hypot(dx, dy) < 0.15 and k < len(waypoints) - 1:
+            k += 1
+        # the waypoint in the robot frame, scaled like the goal entries, drives the same controller
+        st = env.step(steer_to_goal(np.array([c * dx + s * dy, -s * dx + c * dy])))
+        obs = st.obs
+        if st.terminated or st.truncated:
+            break
+    assert st.terminated and not st.failure
+    assert env.health == HEALTH
+    assert t > 150  # the detour is slower than the ≈ 140-step straight drive
+
+
 def test_rejects_bad_num_traps():
     with pytest.raises(ValueError, match="num_traps"):
         CarNavEnv(num_traps=5)

@@ -99,6 +99,13 @@ def test_env_error_is_reported_and_requires_reset(handler):
     assert call(handler, v=1, id=3, op="step", actions=f32([[0.0]] * 3))["error"]["code"] == "not_reset"
 
 
+def test_unexpected_exception_is_an_env_error_reply(handler, monkeypatch):
+    monkeypatch.setattr("csc_sim.server.spec_data", lambda b: 1 / 0)
+    r = call(handler, v=1, id=4, op="spec")
+    assert r["id"] == 4 and r["error"]["code"] == "env_error" and "ZeroDivisionError" in r["error"]["message"]
+    assert call(handler, v=1, id=5, op="ping")["ok"]
+
+
 def test_close_stops_handler(handler):
     assert call(handler, v=1, id=1, op="close") == {"v": 1, "id": 1, "ok": True, "data": {}}
     assert handler.closed

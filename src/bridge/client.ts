@@ -21,8 +21,9 @@ interface Pending {
   readonly timer: NodeJS.Timeout;
 }
 
-/** Distributes a request without its id, so callers cannot reuse or forge ids. */
-type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'v' | 'id'> : never) : never;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** A request as callers write it: the client adds `v` and `id`, so ids cannot collide or be forged. */
+type RequestBody = DistributiveOmit<Request, 'v' | 'id'>;
 
 const MAX_ID = 0xffff_ffff;
 
@@ -31,8 +32,10 @@ export class SimClient {
   private readonly socket = new Dealer({ linger: 0 });
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private sendChain: Promise<void> = Promise.resolve();
+  private readonly sendQueue: { id: number; frame: Buffer }[] = [];
+  private sending = false;
   private closedBy: Error | undefined;
+  private closedByUs = false;
   /** Replies whose id matched no in-flight request (late answers to timed-out requests, `bad_frame` echoes). */
   strayReplies = 0;
 
@@ -86,7 +89,10 @@ export class SimClient {
   /** Sends one request; resolves with the reply's unchecked `data`, rejects with a named error. */
   request(body: RequestBody, timeoutMs: number = this.timeoutMs): Promise<unknown> {
     if (this.closedBy !== undefined) {
-      return Promise.reject(new Error(`SimClient ${this.endpoint}: ${body.op} after the client was closed (${this.closedBy.message})`));
+      // a server fault (it died) stays that fault for every later request; our own disconnect is misuse
+      return Promise.reject(
+        this.closedByUs ? new Error(`SimClient ${this.endpoint}: ${body.op} after the client was closed`) : this.closedBy,
+      );
     }
     const id = this.nextId;
     this.nextId = this.nextId >= MAX_ID ? 1 : this.nextId + 1;
@@ -97,13 +103,23 @@ export class SimClient {
         reject(new SimTimeoutError(this.endpoint, body.op, id, timeoutMs));
       }, timeoutMs);
       this.pending.set(id, { op: body.op, resolve, reject, timer });
-      // zeromq allows one pending send at a time per socket: chain them
-      this.sendChain = this.sendChain.then(
-        () => this.socket.send(frame),
-      ).catch((e: unknown) => {
-        this.settle(id, undefined, e instanceof Error ? e : new Error(String(e)));
-      });
+      this.sendQueue.push({ id, frame });
+      if (!this.sending) void this.drainSendQueue();
     });
+  }
+
+  // zeromq allows one pending send per socket: requests leave one after another, in order
+  private async drainSendQueue(): Promise<void> {
+    this.sending = true;
+    for (let next = this.sendQueue.shift(); next !== undefined; next = this.sendQueue.shift()) {
+      if (this.closedBy !== undefined) break;
+      try {
+        await this.socket.send(next.frame);
+      } catch (e) {
+        this.settle(next.id, undefined, e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+    this.sending = false;
   }
 
   /** Rejects every in-flight request with `err` and closes the socket (e.g. the process died). */
@@ -115,6 +131,7 @@ export class SimClient {
 
   /** Closes the socket; in-flight requests reject. Idempotent. */
   disconnect(): void {
+    if (this.closedBy === undefined) this.closedByUs = true;
     this.failAll(new Error(`SimClient ${this.endpoint} disconnected`));
   }
 

@@ -159,13 +159,11 @@ export class SimProcess {
           fail('no_python', `no Python interpreter at ${python}; run scripts/setup-sim.sh or set CSC_SIM_PYTHON`);
         } else fail('exited', `spawning ${python} failed: ${e.message}`);
       });
-      child.once('exit', (code, signal) => {
-        // let the stdout 'data' carrying the error line land first
-        setImmediate(() => {
-          const reason = errorLine !== undefined ? (START_REASONS[errorLine.code] ?? 'exited') : 'exited';
-          const why = errorLine?.message ?? (tail() || 'no output');
-          fail(reason, `server exited (${signal ?? `code ${code ?? '?'}`}) before it was ready: ${why}`);
-        });
+      // 'close' (not 'exit'): it comes after stdout and stderr are drained, so the error line is in
+      child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+        const reason = errorLine !== undefined ? (START_REASONS[errorLine.code] ?? 'exited') : 'exited';
+        const why = errorLine?.message ?? (tail() || 'no output');
+        fail(reason, `server exited (${signal ?? `code ${code ?? '?'}`}) before it was ready: ${why}`);
       });
       child.stdout?.setEncoding('utf8');
       child.stdout?.on('data', (s: string) => {
@@ -275,6 +273,7 @@ export class SimWorker {
 
   /** Replaces the server (spawned) or the connection (remote). */
   async restart(): Promise<void> {
+    if (this.closing) throw new Error(`sim worker ${this.index}: restart after close`);
     this.clientNow.disconnect();
     this.generation++;
     if (this.source.kind === 'connect') {
@@ -287,6 +286,11 @@ export class SimWorker {
       this.proc = undefined;
     }
     const proc = await SimProcess.spawn(spawnOptions(this.source, this.index, this.generation, this.ipcDir));
+    if (this.closing) {
+      // close() ran while we were spawning and could not see this process
+      await proc.stop();
+      throw new Error(`sim worker ${this.index}: closed during restart`);
+    }
     this.proc = proc;
     this.clientNow = SimClient.connect(proc.endpoint, { timeoutMs: this.timeoutMs });
     this.watch();

@@ -3,8 +3,9 @@
 // errors, and teardown that leaves no process behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { makeRemoteVecEnv, type BridgeFault } from './remote.ts';
+import { makeRemoteVecEnv, parseSimEndpoints, type BridgeFault } from './remote.ts';
 import { EnvInputError } from './env.ts';
 import { SimStartError, SimWorkerLostError } from '../bridge/errors.ts';
 import { makeIpcDir, SimProcess } from '../bridge/supervisor.ts';
@@ -107,6 +108,15 @@ test('a SIGKILLed server is restarted, its envs dropped, and stepping goes on; c
     for (let t = 6; t < 10; t++) {
       assert.deepEqual(Array.from((await env.step(actionsFor(t, 4))).dropped), [0, 0, 0, 0]);
     }
+    // a server that dies between steps (its exit already seen) is caught by the next step
+    const second = env.pids[1]!;
+    process.kill(second, 'SIGKILL');
+    while (alive(second)) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(Array.from((await env.step(actionsFor(10, 4))).dropped), [0, 0, 1, 1]);
+    assert.equal(env.stats.restarts, 2);
+    assert.equal(env.stats.droppedEpisodes, 4);
+    firstPids.push(second);
   } finally {
     const pids = [...firstPids, ...env.pids];
     await env.close();
@@ -117,7 +127,7 @@ test('a SIGKILLed server is restarted, its envs dropped, and stepping goes on; c
 });
 
 test('a hung server (SIGSTOP) times out, is killed and replaced', async () => {
-  const env = await makeRemoteVecEnv({ kind: 'spawn', envId: ENV, workers: 2, envsPerWorker: 1, stepTimeoutMs: 500, transport: 'tcp' });
+  const env = await makeRemoteVecEnv({ kind: 'spawn', envId: ENV, workers: 2, envsPerWorker: 1, stepTimeoutMs: 1000, transport: 'tcp' });
   const faults: BridgeFault[] = [];
   env.faults.subscribe((f) => faults.push(f));
   const hung = env.pids[1]!;
@@ -142,7 +152,7 @@ test('given endpoints: a dead remote server is reported as lost (we cannot resta
   const ipc = makeIpcDir();
   const bind = `ipc://${ipc.dir}/remote.sock`;
   let server = await SimProcess.spawn({ envId: ENV, numEnvs: 2, bind });
-  const env = await makeRemoteVecEnv({ kind: 'connect', endpoints: [bind], envId: ENV, stepTimeoutMs: 400, resetTimeoutMs: 400, maxRecoveryAttempts: 2 });
+  const env = await makeRemoteVecEnv({ kind: 'connect', endpoints: [bind], envId: ENV, stepTimeoutMs: 800, resetTimeoutMs: 800, maxRecoveryAttempts: 2 });
   const faults: BridgeFault[] = [];
   env.faults.subscribe((f) => faults.push(f));
   try {
@@ -203,4 +213,64 @@ test('env kwargs reach the server constructor (failure_from, max_episode_steps)'
   } finally {
     await env.close();
   }
+});
+
+test('an env_error reply resets that server\'s envs and drops their transitions, without a restart', async () => {
+  // cost mode on an env that reports no info['cost']: every step raises inside the server
+  const env = await makeRemoteVecEnv({ kind: 'spawn', envId: ENV, workers: 1, envsPerWorker: 2, envArgs: { failure_from: 'cost' }, maxConsecutiveFaults: 2 });
+  const faults: BridgeFault[] = [];
+  env.faults.subscribe((f) => faults.push(f));
+  const pid = env.pids[0];
+  try {
+    assert.equal(env.spec.obsNames.at(-1), 'health');
+    const obs = await env.reset(0);
+    assert.deepEqual([obs[3], obs[7]], [25, 25], 'health starts at the budget');
+    const r = await env.step(new Float32Array(2));
+    assert.deepEqual(Array.from(r.dropped), [1, 1]);
+    assert.equal(env.stats.envResets, 1);
+    assert.equal(env.stats.restarts, 0);
+    assert.equal(env.pids[0], pid);
+    const f = faults[0];
+    assert.ok(f?.kind === 'env_reset');
+    assert.match(f.message, /env_error: .*needs info\['cost'\]/);
+    // it faults on every step: after maxConsecutiveFaults (2 here) the env gives up loudly
+    await env.step(new Float32Array(2));
+    await assert.rejects(env.step(new Float32Array(2)), (e: unknown) => e instanceof SimWorkerLostError && /faulted on 3 steps in a row/.test(e.message));
+  } finally {
+    await env.close();
+  }
+});
+
+test('parseSimEndpoints', () => {
+  assert.deepEqual(parseSimEndpoints('tcp://10.0.0.2:5555, ipc:///tmp/a.sock'), ['tcp://10.0.0.2:5555', 'ipc:///tmp/a.sock']);
+  assert.throws(() => parseSimEndpoints('tcp://host'), /"tcp:\/\/host" is not a ZeroMQ address/);
+  assert.throws(() => parseSimEndpoints(' , '), EnvInputError);
+});
+
+test('servers follow a learner that is SIGKILLed (no orphans)', async () => {
+  const script = [
+    "const { makeRemoteVecEnv } = await import('./src/envs/remote.ts');",
+    "const env = await makeRemoteVecEnv({ kind: 'spawn', envId: 'gym:Pendulum-v1', workers: 2 });",
+    'console.log(JSON.stringify(env.pids));',
+    'setInterval(() => {}, 1000);',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout.setEncoding('utf8');
+  const line = await new Promise<string>((resolve) => {
+    let out = '';
+    child.stdout.on('data', (s: string) => {
+      out += s;
+      if (out.includes('\n')) resolve(out.split('\n')[0]!);
+    });
+  });
+  const parsed: unknown = JSON.parse(line);
+  assert.ok(Array.isArray(parsed) && parsed.length === 2);
+  const pids = parsed.filter((p): p is number => typeof p === 'number');
+  assert.equal(pids.length, 2);
+  assert.ok(pids.every(alive));
+  child.kill('SIGKILL');
+  // the servers poll for their parent (--parent-pid) about once a second
+  const deadline = Date.now() + 10_000;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(pids.filter(alive), [], 'servers still running after their learner died');
 });

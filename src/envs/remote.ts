@@ -13,6 +13,23 @@ import { BridgeProtocolError, SimServerDiedError, SimServerError, SimTimeoutErro
 import type { SpecData, StepData } from '../bridge/messages.ts';
 import { makeIpcDir, SimWorker, type EnvArgs, type WorkerSource } from '../bridge/supervisor.ts';
 
+/**
+ * Parses a `--sim tcp://host:port,ipc:///path,...` list into endpoints. Throws {@link EnvInputError}
+ * naming the first entry that is not a ZeroMQ address.
+ */
+export function parseSimEndpoints(text: string): string[] {
+  const endpoints = text.split(',').map((e) => e.trim()).filter((e) => e.length > 0);
+  if (endpoints.length === 0) throw new EnvInputError(`--sim ${JSON.stringify(text)}: expected tcp://host:port[,...]`);
+  for (const e of endpoints) checkEndpoint(e);
+  return endpoints;
+}
+
+function checkEndpoint(e: string): void {
+  if (!/^(tcp:\/\/[^:/]+:\d+|ipc:\/\/.+|inproc:\/\/.+)$/.test(e)) {
+    throw new EnvInputError(`sim endpoint ${JSON.stringify(e)} is not a ZeroMQ address, expected tcp://host:port or ipc://path`);
+  }
+}
+
 /** How to get the servers. */
 export type RemoteVecEnvOptions = SpawnOptions | ConnectOptions;
 
@@ -23,6 +40,11 @@ interface CommonOptions {
   readonly resetTimeoutMs?: number;
   /** Attempts to bring back one failed server within one call before giving up with {@link SimWorkerLostError}. */
   readonly maxRecoveryAttempts?: number;
+  /**
+   * A server whose steps fault this many times in a row (e.g. an env that raises on every step)
+   * is given up on with {@link SimWorkerLostError} rather than dropping its data forever.
+   */
+  readonly maxConsecutiveFaults?: number;
 }
 
 /** Spawn `workers` local servers of `envsPerWorker` envs each. */
@@ -94,7 +116,7 @@ export interface RemoteVecEnvStats {
   deaths: number;
 }
 
-const DEFAULTS = { stepTimeoutMs: 10_000, resetTimeoutMs: 60_000, maxRecoveryAttempts: 3 };
+const DEFAULTS = { stepTimeoutMs: 10_000, resetTimeoutMs: 60_000, maxRecoveryAttempts: 3, maxConsecutiveFaults: 5 };
 
 /**
  * Starts (or connects to) the servers, checks they serve one identical env, and returns the env.
@@ -123,11 +145,7 @@ export async function makeRemoteVecEnv(options: RemoteVecEnvOptions): Promise<Re
     sources = Array.from({ length: workers }, () => source);
   } else {
     if (o.endpoints.length === 0) throw new EnvInputError('RemoteVecEnv: no endpoints given, expected at least one');
-    for (const e of o.endpoints) {
-      if (!/^(tcp|ipc|inproc):\/\/.+/.test(e)) {
-        throw new EnvInputError(`RemoteVecEnv: endpoint ${JSON.stringify(e)} is not a ZeroMQ address, expected tcp://host:port or ipc://path`);
-      }
-    }
+    for (const e of o.endpoints) checkEndpoint(e);
     sources = o.endpoints.map((endpoint) => ({ kind: 'connect', endpoint }));
   }
 
@@ -172,8 +190,7 @@ export async function makeRemoteVecEnv(options: RemoteVecEnvOptions): Promise<Re
 /** A VecEnv whose envs live in csc-sim/1 servers. Build with {@link makeRemoteVecEnv}. */
 export class RemoteVecEnv implements VecEnv {
   readonly numEnvs: number;
-  /** Running fault totals (see {@link RemoteVecEnvStats}). */
-  readonly stats: RemoteVecEnvStats = { restarts: 0, reconnects: 0, envResets: 0, droppedEpisodes: 0, timeouts: 0, deaths: 0 };
+  private readonly counters: RemoteVecEnvStats = { restarts: 0, reconnects: 0, envResets: 0, droppedEpisodes: 0, timeouts: 0, deaths: 0 };
   private readonly faultSubject = new Subject<BridgeFault>();
   /** Every fault and recovery as it happens; completes on close. */
   readonly faults: Observable<BridgeFault> = this.faultSubject.asObservable();
@@ -181,6 +198,8 @@ export class RemoteVecEnv implements VecEnv {
   private readonly offsets: number[];
   private baseSeed: number | undefined;
   private recoveries = 0;
+  /** Per worker: steps in a row that faulted. */
+  private readonly consecutiveFaults: number[];
   private closed = false;
   private busy = false;
 
@@ -199,6 +218,12 @@ export class RemoteVecEnv implements VecEnv {
       n += k;
     }
     this.numEnvs = n;
+    this.consecutiveFaults = sizes.map(() => 0);
+  }
+
+  /** Running fault totals since the env was made (a snapshot). */
+  get stats(): Readonly<RemoteVecEnvStats> {
+    return { ...this.counters };
   }
 
   /** Pids of the spawned servers (undefined for remote ones), e.g. for fault-injection tests. */
@@ -224,7 +249,8 @@ export class RemoteVecEnv implements VecEnv {
             const r = await w.client.reset(seed + off, this.sizes[j]!, this.spec.obsSize, this.options.resetTimeoutMs);
             obs.set(r.obs, off * this.spec.obsSize);
           } catch (e) {
-            obs.set(await this.recover(j, e, 0), off * this.spec.obsSize);
+            // a fault during reset loses no episode, and the recovered envs keep their seeds
+            obs.set(await this.recover(j, e, 0, seed + off), off * this.spec.obsSize);
           }
         }),
       );
@@ -263,7 +289,14 @@ export class RemoteVecEnv implements VecEnv {
           const k = this.sizes[j]!;
           if (r.status === 'fulfilled') {
             copyStep(out, r.value, off, obsSize);
+            this.consecutiveFaults[j] = 0;
             return;
+          }
+          const faults = ++this.consecutiveFaults[j]!;
+          if (faults > this.options.maxConsecutiveFaults) {
+            throw new SimWorkerLostError(
+              `${this.spec.id}: sim server ${this.workers[j]!.endpoint} (worker ${j}) faulted on ${faults} steps in a row; last: ${errMessage(r.reason)}`,
+            );
           }
           const fresh = await this.recover(j, r.reason, k);
           // a dropped transition has no true s′; nextObs = the fresh reset keeps the arrays finite
@@ -278,6 +311,7 @@ export class RemoteVecEnv implements VecEnv {
     }
   }
 
+  /** Stops spawned servers (close op, then signals); remote servers are only disconnected from. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -294,9 +328,10 @@ export class RemoteVecEnv implements VecEnv {
 
   /**
    * Brings worker `j` back after `err` and resets its envs; returns their fresh observations.
-   * `droppedEpisodes` is how many in-flight episodes this loses (K during a step, 0 during reset).
+   * `droppedEpisodes` is how many in-flight episodes this loses (K during a step, 0 during reset);
+   * `seed` is the reset seed to use (default: a fresh one past every seed handed out so far).
    */
-  private async recover(j: number, err: unknown, droppedEpisodes: number): Promise<Float32Array> {
+  private async recover(j: number, err: unknown, droppedEpisodes: number, seed?: number): Promise<Float32Array> {
     const w = this.workers[j]!;
     const k = this.sizes[j]!;
     let needsRestart: boolean;
@@ -304,11 +339,11 @@ export class RemoteVecEnv implements VecEnv {
     if (err instanceof SimServerDiedError) {
       cause = 'died';
       needsRestart = true;
-      this.stats.deaths++;
+      this.counters.deaths++;
     } else if (err instanceof SimTimeoutError) {
       cause = 'hung';
       needsRestart = true;
-      this.stats.timeouts++;
+      this.counters.timeouts++;
     } else if (err instanceof BridgeProtocolError) {
       cause = 'protocol';
       needsRestart = true;
@@ -319,22 +354,22 @@ export class RemoteVecEnv implements VecEnv {
       // bad_action, bad_request, ...: our request was wrong; restarting would not help
       throw err;
     }
+    if (this.closed) throw new Error(`${this.spec.id}: closed while a step was in flight (${errMessage(err)})`);
     const message = errMessage(err);
     for (let attempt = 1; ; attempt++) {
       const endpoint = w.endpoint;
       try {
         if (needsRestart) await w.restart();
-        const seed = this.recoverySeed(j);
-        const r = await w.client.reset(seed, k, this.spec.obsSize, this.options.resetTimeoutMs);
-        this.stats.droppedEpisodes += droppedEpisodes;
+        const r = await w.client.reset(seed ?? this.recoverySeed(j), k, this.spec.obsSize, this.options.resetTimeoutMs);
+        this.counters.droppedEpisodes += droppedEpisodes;
         if (cause === 'env') {
-          this.stats.envResets++;
+          this.counters.envResets++;
           this.faultSubject.next({ kind: 'env_reset', worker: j, endpoint, message, droppedEpisodes });
         } else if (w.restartable) {
-          this.stats.restarts++;
+          this.counters.restarts++;
           this.faultSubject.next({ kind: 'restart', worker: j, endpoint, cause, message, droppedEpisodes });
         } else {
-          this.stats.reconnects++;
+          this.counters.reconnects++;
           this.faultSubject.next({ kind: 'reconnect', worker: j, endpoint, cause, message, droppedEpisodes });
         }
         return r.obs;

@@ -9,6 +9,8 @@ from .base import Env, EnvSpec, Step
 # id -> (module, class name, pip package(s) it needs)
 REGISTRY: dict[str, tuple[str, str, str]] = {
     "car-nav": ("csc_sim.envs.car_nav", "CarNavEnv", "mujoco"),
+    "laikago-walk": ("csc_sim.envs.laikago", "LaikagoWalkEnv", "pybullet"),
+    "laikago-stand": ("csc_sim.envs.laikago", "LaikagoStandEnv", "pybullet"),
     "panda-push-topple": ("csc_sim.envs.panda_push", "PandaPushToppleEnv", "robosuite"),
     "panda-push-boundary": ("csc_sim.envs.panda_push", "PandaPushBoundaryEnv", "robosuite"),
 }

@@ -165,10 +165,12 @@ class CarNavEnv(Env):
 
     @property
     def health(self) -> int:
+        """Remaining health (25 at reset; the episode fails when it reaches 0)."""
         return self._health
 
     @property
     def goal(self) -> np.ndarray:
+        """Goal centre (x, y) in the world frame, m."""
         return self._goal.copy()
 
     @property
@@ -177,6 +179,7 @@ class CarNavEnv(Env):
         return self._traps[: self._num_traps].copy()
 
     def position(self) -> np.ndarray:
+        """Chassis centre (x, y) in the world frame, m."""
         return self._data.xpos[self._car_body, :2].copy()
 
     def step(self, action: np.ndarray) -> Step:

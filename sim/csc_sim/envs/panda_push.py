@@ -164,7 +164,7 @@ class PandaPushEnv(Env):
         meaning = (
             "the block topples: its up axis tilts more than 45 degrees from vertical"
             if failure_rule == "topple"
-            else "the block centre leaves the 15 x 35 cm rectangle centred on the workspace"
+            else "the block centre leaves the 15 x 35 cm rectangle centred on the workspace (|x| > 0.175 m or |y| > 0.075 m)"
         )
         self.spec = EnvSpec(
             id=f"panda-push-{failure_rule}",
