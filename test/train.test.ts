@@ -103,6 +103,7 @@ test('train() writes a run folder and --resume continues from the last checkpoin
   assert.equal(first.epochs, 2);
   const status = JSON.parse(await readFile(join(out, 'status.json'), 'utf8')) as { state: string };
   assert.equal(status.state, 'done');
+  assert.ok((await readFile(join(out, 'figure.png'))).subarray(1, 4).toString() === 'PNG', 'the run writes its figure');
   const resumed = await train({ config: { ...cfg, epochs: 3 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet' });
   assert.equal(resumed.epochs, 3);
   const rows = await readMetrics(out);

@@ -13,6 +13,7 @@ import type { VecEnv } from '../envs/env.ts';
 import { makeVecEnv, type SimOptions } from '../envs/make.ts';
 import type { BackendInfo } from '../nn/backend.ts';
 import type { EpochMetrics } from './metrics.ts';
+import { writeRunFigure } from './plot.ts';
 import { ProgressReporter, type ProgressMode } from './progress.ts';
 import { RunFolder } from './run-folder.ts';
 
@@ -114,6 +115,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       { defaultValue: undefined },
     );
     progress.stop();
+    if (last !== undefined) {
+      // The run's own figure (average reward, average episodic failures, cumulative failures).
+      await writeRunFigure(folder.dir).catch((e: unknown) => {
+        progress.log(`figure not written: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    }
     const stopped = learner.epoch < config.epochs;
     await folder.writeStatus(stopped ? 'interrupted' : 'done', learner.epoch - 1, stopped ? 'stopped by request; continue with --resume' : undefined);
     return { dir: folder.dir, epochs: learner.epoch, stopped, last, checkpoint: lastCheckpoint };
