@@ -131,3 +131,17 @@ test('λ rises in a run whose failures exceed χ', async () => {
   assert.ok(metrics.at(-1)!.lambda > 0, `λ = ${metrics.at(-1)!.lambda}`);
   learner.dispose();
 });
+
+test('--init-policy copies only the policy weights, and refuses a checkpoint of another shape', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'csc-init-'));
+  const { learner } = await runEpochs(small({ algo: 'trpo', epochs: 1 }));
+  await learner.save(dir);
+  const fresh = new CscLearner(small({ seed: 9 }), new PointNavVecEnv(4));
+  const criticBefore = Array.from((fresh.critic as { net: { getFlat(): Float32Array } }).net.getFlat());
+  await fresh.initPolicyFrom(dir);
+  assert.deepEqual(Array.from(fresh.policy.getFlat()), Array.from(learner.policy.getFlat()));
+  assert.deepEqual(Array.from((fresh.critic as { net: { getFlat(): Float32Array } }).net.getFlat()), criticBefore);
+  const other = new CscLearner(small({ policyHidden: [8] }), new PointNavVecEnv(4));
+  await assert.rejects(other.initPolicyFrom(dir), /tensor 'policy\/0' has shape \[17, 16\], the network expects \[17, 8\]/);
+  for (const l of [learner, fresh, other]) l.dispose();
+});

@@ -470,6 +470,26 @@ export class CscLearner implements Learner {
     }
   }
 
+  /**
+   * Starts from another run's policy (e.g. `laikago-walk` from a `laikago-stand` controller, as
+   * the paper does): copies only the policy weights; the spec's observation and action sizes
+   * must match.
+   */
+  async initPolicyFrom(dir: string): Promise<void> {
+    const ck = await loadCheckpoint(dir);
+    const saved = ck.meta.spec as Partial<Record<keyof EnvSpec, unknown>> | undefined;
+    if (saved?.obsSize !== this.spec.obsSize || saved.actSize !== this.spec.actSize) {
+      throw new CheckpointError(
+        `${dir}: --init-policy checkpoint has obs ${String(saved?.obsSize)} / act ${String(saved?.actSize)} (env ${String(saved?.id)}), this env ${this.spec.id} has obs ${this.spec.obsSize} / act ${this.spec.actSize}`,
+      );
+    }
+    tf.tidy(() => {
+      this.policy.vars.forEach((v, i) => {
+        v.assign(tf.tensor(ck.get(`policy/${i}`, v.shape), v.shape));
+      });
+    });
+  }
+
   dispose(): void {
     this.policy.dispose();
     this.value.dispose();

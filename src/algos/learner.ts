@@ -15,6 +15,8 @@ export interface Learner {
   save(dir: string): Promise<void>;
   /** Restores networks and learner state from a checkpoint made by {@link save}. */
   restore(dir: string): Promise<void>;
+  /** Copies the policy weights of another run's checkpoint (same observation/action sizes). */
+  initPolicyFrom(dir: string): Promise<void>;
   /** The current policy (and critic) for acting outside training. */
   deployed(): DeployedPolicy;
   /** Frees tensors; does not close the env. */

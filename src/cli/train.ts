@@ -7,6 +7,7 @@ import type { ProgressMode } from '../runs/progress.ts';
 import { defaultRunDirName, readConfig } from '../runs/run-folder.ts';
 import { train } from '../runs/train.ts';
 import { UsageError, listFlag, numberFlag, parseFlags } from './args.ts';
+import { resolveCheckpointDir } from './eval.ts';
 
 export const TRAIN_USAGE = `Usage: csc train [options]
 
@@ -26,6 +27,8 @@ Options:
   --out DIR              run folder (default runs/<env>-<algo>-s<seed>-<time>)
   --resume               continue the run in --out from its latest checkpoint
   --config FILE          JSON file of config fields (see src/algos/config.ts)
+  --init-policy PATH     start from the policy of a checkpoint or run folder (e.g. a laikago-stand
+                         controller for laikago-walk); observation/action sizes must match
   --set KEY=VALUE        any config field, repeatable (e.g. --set cqlAlpha=0.05)
   --backend NAME         ${BACKEND_CHOICES.join(' | ')} (default auto = wasm)
   --checkpoint-every N   epochs between checkpoints (default 10; always at the end)
@@ -46,6 +49,7 @@ const FLAGS = {
   out: { type: 'string' },
   resume: { type: 'boolean' },
   config: { type: 'string' },
+  'init-policy': { type: 'string' },
   set: { type: 'string', multiple: true },
   backend: { type: 'string' },
   'checkpoint-every': { type: 'string' },
@@ -144,6 +148,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       progress,
       sim: { simWorkers, simEndpoints: listFlag(f.sim) },
       shouldStop: () => stopRequested,
+      ...(f['init-policy'] !== undefined ? { initPolicy: await resolveCheckpointDir(f['init-policy']) } : {}),
       provenance: { command: ['csc', 'train', ...argv].join(' '), commit: gitCommit() },
     });
     const m = result.last;

@@ -60,6 +60,8 @@ export interface TrainOptions {
   readonly env?: VecEnv;
   /** Polled between epochs; true stops the run cleanly. */
   readonly shouldStop?: () => boolean;
+  /** Checkpoint whose policy weights start the run (ignored on --resume). */
+  readonly initPolicy?: string;
   /** Extra fields for config.json (command line, commit). */
   readonly provenance?: Record<string, unknown>;
 }
@@ -87,7 +89,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (point.checkpoint !== undefined) await learner.restore(point.checkpoint.dir);
       last = point.metrics.at(-1);
     } else {
-      await folder.writeConfig({ ...config, spec: env.spec, backendUsed: options.backend, ...options.provenance });
+      if (options.initPolicy !== undefined) await learner.initPolicyFrom(options.initPolicy);
+      await folder.writeConfig({ ...config, spec: env.spec, backendUsed: options.backend, initPolicy: options.initPolicy ?? null, ...options.provenance });
     }
     await folder.writeStatus('running', learner.epoch - 1);
     await learner.start();
