@@ -47,3 +47,12 @@ test('csc train then csc eval: a run folder from the command line, evaluated wit
   const noFilter = JSON.parse(csc('eval', '--checkpoint', out, '--episodes', '2', '--num-envs', '2', '--no-filter').out) as { filter: boolean };
   assert.equal(noFilter.filter, false);
 });
+
+test('--env-arg is parsed as JSON (bare words as strings) and refused for embedded envs', async () => {
+  const { parseEnvArgs } = await import('../src/cli/train.ts');
+  assert.deepEqual(parseEnvArgs(['failure_from=cost', 'health_budget=25', 'flag=true', 'name="x"']), { failure_from: 'cost', health_budget: 25, flag: true, name: 'x' });
+  assert.equal(parseEnvArgs(undefined), undefined);
+  const r = csc('train', '--env', 'point-nav', '--env-arg', 'a=1', '--epochs', '1', '--out', join(tmpdir(), `csc-never2-${process.pid}`));
+  assert.equal(r.code, 1);
+  assert.match(r.err, /point-nav is embedded: --sim, --sim-workers and --env-arg apply only to Python simulators/);
+});

@@ -6,6 +6,7 @@ import { BACKEND_CHOICES, type BackendChoice, initBackend } from '../nn/backend.
 import type { ProgressMode } from '../runs/progress.ts';
 import { defaultRunDirName, readConfig } from '../runs/run-folder.ts';
 import { train } from '../runs/train.ts';
+import type { EnvArgs } from '../bridge/supervisor.ts';
 import { UsageError, listFlag, numberFlag, parseFlags } from './args.ts';
 import { resolveCheckpointDir } from './eval.ts';
 
@@ -35,6 +36,8 @@ Options:
   --progress MODE        auto | bar | plain | quiet (default auto: a bar on a terminal)
   --sim-workers N        local sim server processes for Python envs (default 1)
   --sim URLS             comma-separated endpoints of running sim servers (tcp://host:port,…)
+  --env-arg KEY=VALUE    keyword argument for the Python env, VALUE as JSON, repeatable
+                         (e.g. --env-arg failure_from=cost --env-arg health_budget=25)
   -h, --help             this text
 `;
 
@@ -56,8 +59,31 @@ const FLAGS = {
   progress: { type: 'string' },
   'sim-workers': { type: 'string' },
   sim: { type: 'string' },
+  'env-arg': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Parses repeated `--env-arg KEY=JSON` flags into env constructor arguments. */
+export function parseEnvArgs(kvs: readonly string[] | undefined): EnvArgs | undefined {
+  if (kvs === undefined || kvs.length === 0) return undefined;
+  const out: Record<string, string | number | boolean> = {};
+  for (const kv of kvs) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--env-arg ${JSON.stringify(kv)}: expected KEY=VALUE`);
+    const raw = kv.slice(eq + 1);
+    let v: unknown;
+    try {
+      v = JSON.parse(raw);
+    } catch {
+      v = raw; // a bare word is a string
+    }
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      throw new UsageError(`--env-arg ${kv}: VALUE must be a JSON string, number or boolean`);
+    }
+    out[kv.slice(0, eq)] = v;
+  }
+  return out;
+}
 
 /** Parses `KEY=VALUE` into a typed config field, using the default's type. */
 export function parseSet(kv: string): Partial<LearnerConfig> {
@@ -146,7 +172,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       resume: f.resume === true,
       checkpointEvery,
       progress,
-      sim: { simWorkers, simEndpoints: listFlag(f.sim) },
+      sim: { simWorkers, simEndpoints: listFlag(f.sim), envArgs: parseEnvArgs(f['env-arg']) },
       shouldStop: () => stopRequested,
       ...(f['init-policy'] !== undefined ? { initPolicy: await resolveCheckpointDir(f['init-policy']) } : {}),
       provenance: { command: ['csc', 'train', ...argv].join(' '), commit: gitCommit() },

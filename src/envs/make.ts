@@ -5,6 +5,7 @@
  */
 import { EnvInputError, type VecEnv } from './env.ts';
 import { PointNavVecEnv } from './point-nav.ts';
+import type { EnvArgs } from '../bridge/supervisor.ts';
 import { makeRemoteVecEnv } from './remote.ts';
 
 /** Ids of embedded envs (no Python needed). */
@@ -16,17 +17,20 @@ export interface SimOptions {
   readonly simWorkers?: number | undefined;
   /** Endpoints of already running servers (`tcp://host:port`), instead of spawning. */
   readonly simEndpoints?: readonly string[] | undefined;
+  /** Keyword arguments for the Python env constructor (e.g. `failure_from: 'cost'` for gym envs). */
+  readonly envArgs?: EnvArgs | undefined;
 }
 
 /** Makes `numEnvs` copies of env `id`. Fails before training starts for an unknown id or a missing simulator. */
 export async function makeVecEnv(id: string, numEnvs: number, sim: SimOptions = {}): Promise<VecEnv> {
   if (EMBEDDED_ENVS.includes(id)) {
-    if (sim.simEndpoints !== undefined || sim.simWorkers !== undefined) {
-      throw new EnvInputError(`env ${id} is embedded: --sim and --sim-workers apply only to Python simulators`);
+    if (sim.simEndpoints !== undefined || sim.simWorkers !== undefined || sim.envArgs !== undefined) {
+      throw new EnvInputError(`env ${id} is embedded: --sim, --sim-workers and --env-arg apply only to Python simulators`);
     }
     return new PointNavVecEnv(numEnvs);
   }
   if (sim.simEndpoints !== undefined && sim.simEndpoints.length > 0) {
+    if (sim.envArgs !== undefined) throw new EnvInputError('--env-arg configures spawned servers; pass it to `csc sim serve` on the remote hosts instead');
     const env = await makeRemoteVecEnv({ kind: 'connect', endpoints: sim.simEndpoints, envId: id });
     if (env.numEnvs !== numEnvs) {
       await env.close();
@@ -36,5 +40,5 @@ export async function makeVecEnv(id: string, numEnvs: number, sim: SimOptions = 
   }
   const workers = sim.simWorkers ?? 1;
   if (numEnvs % workers !== 0) throw new EnvInputError(`--num-envs ${numEnvs} does not split evenly over --sim-workers ${workers}`);
-  return makeRemoteVecEnv({ kind: 'spawn', envId: id, workers, envsPerWorker: numEnvs / workers });
+  return makeRemoteVecEnv({ kind: 'spawn', envId: id, workers, envsPerWorker: numEnvs / workers, ...(sim.envArgs !== undefined ? { envArgs: sim.envArgs } : {}) });
 }
