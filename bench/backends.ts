@@ -8,7 +8,7 @@
  * also run as a hand-written Float32Array MLP with the same weights in the same process: the
  * reference the ratios are taken against, and a check that the backend computes the same numbers.
  *
- *   node --import tsx bench/backends.ts [--backends wasm,cpu,tensorflow] [--budget-ms 400]
+ *   node --import tsx bench/backends.ts [--backends wasm,cpu,tensorflow] [--rounds 3] [--budget-ms 400]
  *
  * One child process per backend: a process holds one initialised backend (src/nn/backend.ts
  * refuses to switch), importing tfjs-node switches the global backend by itself, and a fresh
@@ -34,10 +34,12 @@ const { values } = parseArgs({
     backends: { type: 'string', default: 'wasm,cpu,tensorflow' },
     child: { type: 'string' },
     'budget-ms': { type: 'string', default: '400' },
+    rounds: { type: 'string', default: '3' },
     out: { type: 'string', default: 'bench/results/backends.json' },
   },
 });
 const budgetMs = Number(values['budget-ms']);
+const numRounds = Math.max(1, Math.floor(Number(values.rounds)));
 
 /** One timed operation: median wall time per call over `samples` samples. */
 interface Timing {
@@ -46,6 +48,8 @@ interface Timing {
   readonly samples: number;
   /** Calls per sample (fast calls are timed in groups so the clock's resolution does not matter). */
   readonly callsPerSample: number;
+  /** With several rounds: each round's median (`medianUs` is then their median). */
+  readonly roundMediansUs?: readonly number[];
 }
 
 /** A forward pass measured with its hand-written reference. */
@@ -238,6 +242,27 @@ async function child(choice: BackendChoice): Promise<ChildReport> {
   return { status: 'ok', name: info.name, detail: info.detail, forward, updates };
 }
 
+/** One report from several rounds of the same backend: per timing, the median of the rounds' medians. */
+function mergeRounds(reports: readonly ChildReport[]): ChildReport {
+  const ok = reports.flatMap((r) => (r.status === 'ok' ? [r] : []));
+  const first = ok[0];
+  if (first === undefined) return reports[0] ?? { status: 'unavailable', error: 'not run' };
+  const merge = (ts: readonly Timing[]): Timing => ({
+    medianUs: median(ts.map((t) => t.medianUs)),
+    p90Us: median(ts.map((t) => t.p90Us)),
+    samples: ts.reduce((a, t) => a + t.samples, 0),
+    callsPerSample: ts[0]!.callsPerSample,
+    roundMediansUs: ts.map((t) => t.medianUs),
+  });
+  const forward = first.forward.map((f, i) => {
+    const backend = merge(ok.map((r) => r.forward[i]!.backend));
+    const reference = merge(ok.map((r) => r.forward[i]!.reference));
+    return { ...f, backend, reference, ratioToReference: backend.medianUs / reference.medianUs, maxAbsDiff: Math.max(...ok.map((r) => r.forward[i]!.maxAbsDiff)) };
+  });
+  const updates = first.updates.map((u, i) => ({ ...u, backend: merge(ok.map((r) => r.updates[i]!.backend)), leakedTensors: Math.max(...ok.map((r) => r.updates[i]!.leakedTensors)) }));
+  return { ...first, forward, updates };
+}
+
 function isChoice(s: string): s is BackendChoice {
   return (BACKEND_CHOICES as readonly string[]).includes(s);
 }
@@ -251,21 +276,28 @@ if (values.child !== undefined) {
   const choices = values.backends.split(',').map((s) => s.trim());
   for (const c of choices) if (!isChoice(c)) throw new RangeError(`--backends: unknown backend '${c}', expected a comma list of ${BACKEND_CHOICES.join(', ')}`);
   const loadStart = loadavg();
-  const backends: Record<string, ChildReport> = {};
-  for (const c of choices) {
-    process.stderr.write(`bench/backends: ${c} …\n`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', c, '--budget-ms', String(budgetMs)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 16 << 20,
-    });
-    const line = r.stdout.trim().split('\n').at(-1) ?? '';
-    if (r.status !== 0 || line === '') {
-      backends[c] = { status: 'unavailable', error: `child exited with ${r.status ?? r.signal ?? 'unknown'}` };
-      continue;
+  // Rounds interleave the backends, so a burst of load from other work on a shared machine lands
+  // on one round of each rather than on all of one backend; the report keeps every round.
+  const rounds: Record<string, ChildReport[]> = {};
+  for (let round = 0; round < numRounds; round++) {
+    for (const c of choices) {
+      if (rounds[c]?.[0]?.status === 'unavailable') continue;
+      process.stderr.write(`bench/backends: round ${round + 1}/${numRounds}: ${c} …\n`);
+      const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', c, '--budget-ms', String(budgetMs)], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        maxBuffer: 16 << 20,
+      });
+      const line = r.stdout.trim().split('\n').at(-1) ?? '';
+      const report: ChildReport =
+        r.status !== 0 || line === ''
+          ? { status: 'unavailable', error: `child exited with ${r.status ?? r.signal ?? 'unknown'}` }
+          : (JSON.parse(line) as ChildReport); // our own child's output, written just above
+      (rounds[c] ??= []).push(report);
     }
-    backends[c] = JSON.parse(line) as ChildReport; // our own child's output, written just above
   }
+  const backends: Record<string, ChildReport> = {};
+  for (const c of choices) backends[c] = mergeRounds(rounds[c] ?? []);
   const config = resolveConfig({});
   const result = {
     bench: 'backends',
@@ -278,7 +310,7 @@ if (values.child !== undefined) {
     })(),
     date: new Date().toISOString(),
     host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, loadavg1mStart: loadStart[0], loadavg1mEnd: loadavg()[0] },
-    settings: { budgetMsPerTiming: budgetMs, policy: `17→${config.policyHidden.join('→')}→2 ${config.activation}`, critic: `19→${config.criticHidden.join('→')}→1 ${config.activation} + sigmoid`, criticBatch: config.criticBatch, criticPolicySamples: config.criticPolicySamples, fvpStates: Math.floor(config.stepsPerEpoch / config.fvpSubsample), filterRows: `${config.numEnvs} envs × ${config.filterCandidates} candidates` },
+    settings: { budgetMsPerTiming: budgetMs, rounds: numRounds, policy: `17→${config.policyHidden.join('→')}→2 ${config.activation}`, critic: `19→${config.criticHidden.join('→')}→1 ${config.activation} + sigmoid`, criticBatch: config.criticBatch, criticPolicySamples: config.criticPolicySamples, fvpStates: Math.floor(config.stepsPerEpoch / config.fvpSubsample), filterRows: `${config.numEnvs} envs × ${config.filterCandidates} candidates` },
     backends,
   };
   mkdirSync('bench/results', { recursive: true });
@@ -291,15 +323,21 @@ if (values.child !== undefined) {
   });
   const fmt = (us: number): string => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(us < 10 ? 1 : 0)} µs`);
   const first = ok[0]?.[1];
+  const wasm = backends.wasm?.status === 'ok' ? backends.wasm : undefined;
+  const native = backends.tensorflow?.status === 'ok' ? backends.tensorflow : undefined;
+  const speedup = (w: Timing | undefined, t: Timing | undefined): string => (w && t ? ` ${(w.medianUs / t.medianUs).toFixed(1)}× |` : '');
   if (first !== undefined) {
-    console.log(`| op | rows | ${ok.map(([c]) => c).join(' | ')} | reference (Float32Array) |`);
-    console.log(`|---|---|${ok.map(() => '---|').join('')}---|`);
+    const both = wasm !== undefined && native !== undefined;
+    console.log(`| op | rows | ${ok.map(([c]) => c).join(' | ')} | reference (Float32Array) |${both ? ' wasm ÷ tensorflow |' : ''}`);
+    console.log(`|---|---|${ok.map(() => '---|').join('')}---|${both ? '---|' : ''}`);
     first.forward.forEach((f, i) => {
       const refs = ok.map(([, r]) => r.forward[i]!.reference.medianUs);
-      console.log(`| ${f.op} | ${f.rows} | ${ok.map(([, r]) => fmt(r.forward[i]!.backend.medianUs)).join(' | ')} | ${fmt(median(refs))} |`);
+      const cells = ok.map(([, r]) => fmt(r.forward[i]!.backend.medianUs)).join(' | ');
+      console.log(`| ${f.op} | ${f.rows} | ${cells} | ${fmt(median(refs))} |${speedup(wasm?.forward[i]?.backend, native?.forward[i]?.backend)}`);
     });
     first.updates.forEach((u, i) => {
-      console.log(`| ${u.op} | ${u.rows} | ${ok.map(([, r]) => fmt(r.updates[i]!.backend.medianUs)).join(' | ')} | — |`);
+      const cells = ok.map(([, r]) => fmt(r.updates[i]!.backend.medianUs)).join(' | ');
+      console.log(`| ${u.op} | ${u.rows} | ${cells} | — |${speedup(wasm?.updates[i]?.backend, native?.updates[i]?.backend)}`);
     });
   }
   for (const c of choices) {

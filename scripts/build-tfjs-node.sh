@@ -120,8 +120,8 @@ rm -rf "$PKG/node_modules/@tensorflow"
 
 # --- 4. wire the C API and build the binding -------------------------------------------------
 mkdir -p "$PKG/deps"
-ln -sfn "$TFDIR/include" "$PKG/deps/include"
-ln -sfn "$TFDIR/lib" "$PKG/deps/lib"
+ln -sfn ../../../../../libtensorflow/include "$PKG/deps/include" # relative: the repo may move
+ln -sfn ../../../../../libtensorflow/lib "$PKG/deps/lib"
 if [ "$FORCE" = 1 ] || ! ls "$PKG"/lib/napi-v*/tfjs_binding.node >/dev/null 2>&1; then
   say "compiling the tfjs-node binding against TensorFlow $TF_VERSION (≈1 min)"
   PRE_GYP=$(cd "$PKG" && node -p "require.resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp')") ||
