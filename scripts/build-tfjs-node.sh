@@ -22,7 +22,7 @@ FORCE=0
 for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "build-tfjs-node: unknown argument '$arg' (expected --force or --help)" >&2; exit 2 ;;
   esac
 done
