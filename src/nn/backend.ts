@@ -3,6 +3,10 @@
  * calls: rollouts, the filter), cpu as a fallback, and the native TensorFlow backend of
  * `@tensorflow/tfjs-node(-gpu)` when the user has installed one (10× faster large-batch updates).
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node bundle registers no gradients, and its ESM file that does cannot be loaded by
 // Node (extensionless imports). The @tensorflow/tfjs umbrella's Node bundle registers them all
@@ -81,18 +85,37 @@ async function initCpu(): Promise<BackendInfo> {
   return { name: 'cpu', detail: 'tfjs cpu (plain JavaScript)' };
 }
 
+/**
+ * Where scripts/build-tfjs-node.sh leaves its offline build: an npm prefix of its own, so `npm ci`
+ * neither needs nor prunes it. Its `@tensorflow/tfjs` resolves up to the project's node_modules,
+ * so the backend registers in this process's tfjs-core.
+ */
+export const LOCAL_TFJS_NODE_DIR = fileURLToPath(new URL('../../.tfjs-node/prefix/node_modules/@tensorflow/tfjs-node/', import.meta.url));
+
 async function initTensorflow(): Promise<BackendInfo> {
+  // TensorFlow's C++ start-up INFO lines (CPU feature notes) are noise here; warnings stay.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
+  const candidates: readonly { readonly label: string; readonly load: () => Promise<unknown> }[] = [
+    ...['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].map((pkg) => ({ label: pkg, load: () => import(pkg) })),
+    {
+      label: '@tensorflow/tfjs-node built by scripts/build-tfjs-node.sh',
+      load: () => {
+        if (!existsSync(join(LOCAL_TFJS_NODE_DIR, 'package.json'))) return Promise.reject(new Error(`not built (no ${LOCAL_TFJS_NODE_DIR})`));
+        return Promise.resolve(createRequire(import.meta.url)(LOCAL_TFJS_NODE_DIR));
+      },
+    },
+  ];
   const errors: string[] = [];
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+  for (const { label, load } of candidates) {
     try {
-      await import(pkg);
+      await load();
       if (await tf.setBackend('tensorflow')) {
         await tf.ready();
-        return { name: 'tensorflow', detail: `${pkg} (TensorFlow C API)` };
+        return { name: 'tensorflow', detail: `${label} (TensorFlow C API)` };
       }
-      errors.push(`${pkg}: loaded but the 'tensorflow' backend did not register with this tfjs-core`);
+      errors.push(`${label}: loaded but the 'tensorflow' backend did not register with this tfjs-core`);
     } catch (e) {
-      errors.push(`${pkg}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+      errors.push(`${label}: ${e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)}`);
     }
   }
   throw new BackendError(
