@@ -78,8 +78,15 @@ export interface TrainResult {
 /** Runs training into a run folder: config, metrics, checkpoints, status. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config } = options;
-  const folder = options.resume ? await RunFolder.open(options.out) : await RunFolder.create(options.out);
+  // The env first: an unknown id or a missing simulator fails before any run folder is made.
   const env = options.env ?? (await makeVecEnv(config.env, config.numEnvs, options.sim));
+  let folder: RunFolder;
+  try {
+    folder = options.resume ? await RunFolder.open(options.out) : await RunFolder.create(options.out);
+  } catch (e) {
+    if (options.env === undefined) await env.close();
+    throw e;
+  }
   const learner = makeLearner(config, env);
   let lastCheckpoint: string | undefined;
   let last: EpochMetrics | undefined;
