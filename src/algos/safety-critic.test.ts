@@ -32,15 +32,19 @@ function train(alpha: number): { critic: SafetyCritic; gap: number } {
   const m = 2;
   const atObs = new Float32Array(64 * m);
   const atNextObs = new Float32Array(64 * m);
-  let gap = 0;
   for (let step = 0; step < 300; step++) {
     const batch = buf.sample(64, rng);
     for (let i = 0; i < atObs.length; i++) {
       atObs[i] = 0.6 + 0.2 * rng.normal();
       atNextObs[i] = 0.6 + 0.2 * rng.normal();
     }
-    gap = critic.update(batch, { atObs, atNextObs, m }).gap;
+    critic.update(batch, { atObs, atNextObs, m });
   }
+  // E_{a∼π}Q_C − E_{a∼D}Q_C on a fresh batch, measured the same way for both critics.
+  const batch = buf.sample(64, rng);
+  const sRep = Float32Array.from({ length: 64 * m }, (_, i) => batch.obs[Math.floor(i / m)]!);
+  const mean = (x: Float32Array): number => x.reduce((t, v) => t + v, 0) / x.length;
+  const gap = mean(critic.predict(sRep, atObs, 64 * m)) - mean(critic.predict(batch.obs, batch.actions, 64));
   return { critic, gap };
 }
 

@@ -43,7 +43,7 @@ export interface PolicySamples {
 export interface CriticUpdateStats {
   readonly loss: number;
   readonly bellman: number;
-  /** E_{a∼π}Q_C − E_{a∼D}Q_C on the batch (the gap CQL widens). */
+  /** E_{a∼π}Q_C − E_{a∼D}Q_C on the batch (the gap CQL widens); NaN when α = 0 (not computed). */
   readonly gap: number;
 }
 
@@ -110,22 +110,23 @@ export class SafetyCritic {
       const c = tf.tensor1d(batch.costs);
       const notTerm = tf.sub(1, tf.tensor1d(batch.terminated));
       const repeat = (x: tf.Tensor2D): tf.Tensor2D => tf.reshape<tf.Rank.R2>(tf.tile(tf.reshape(x, [n, 1, obsSize]), [1, m, 1]), [n * m, obsSize]);
-      const sRep = repeat(s);
-      const aPi = tf.tensor2d(samples.atObs, [n * m, actSize]);
       const aNext = tf.tensor2d(samples.atNextObs, [n * m, actSize]);
       // B̂Q̂_C: c + γ(1 − terminated)·mean_{a′} Q̂_C(s′, a′), no gradient through the target.
       const qNext = tf.mean(tf.reshape(this.q(this.target, repeat(s2), aNext), [n, m]), 1);
       const y = tf.add(c, tf.mul(gamma, tf.mul(notTerm, qNext)));
       let bellman = 0;
-      let gap = 0;
+      let gap = NaN;
       const loss = this.optimizer.minimize(
         () =>
           tf.tidy(() => {
             const qData = this.q(this.net, s, a);
-            const qPi = this.q(this.net, sRep, aPi);
             const bellmanT = tf.mul(0.5, tf.mean(tf.square(tf.sub(qData, y))));
-            const gapT = tf.sub(tf.mean(qPi), tf.mean(qData));
             bellman = bellmanT.dataSync()[0]!;
+            // With α = 0 (the Q-ensembles' plain Bellman critics) the CQL term contributes no
+            // gradient, so its n·m-row forward and backward pass is skipped.
+            if (alpha === 0) return bellmanT as tf.Scalar;
+            const qPi = this.q(this.net, repeat(s), tf.tensor2d(samples.atObs, [n * m, actSize]));
+            const gapT = tf.sub(tf.mean(qPi), tf.mean(qData));
             gap = gapT.dataSync()[0]!;
             // α(−E_π Q_C + E_D Q_C) + ½ Bellman error
             return tf.add<tf.Scalar>(tf.mul(-alpha, gapT), bellmanT);
