@@ -1,0 +1,151 @@
+/**
+ * Fills README.md's "Measured" section (between `<!-- BENCH:START -->` and `<!-- BENCH:END -->`)
+ * from the JSON the other bench scripts wrote to bench/results/, so every number in the README
+ * is one a benchmark measured, with the file it came from. A result file that is missing leaves
+ * its line out rather than a stale number in.
+ *
+ *   node --import tsx bench/readme.ts [--check]
+ *
+ * `--check` exits 1 when README.md is not what the results give (nothing is written).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..');
+const RESULTS = join(ROOT, 'bench', 'results');
+const START = '<!-- BENCH:START -->';
+const END = '<!-- BENCH:END -->';
+
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return -- reading our own result files, whose shapes each bench script defines */
+function load(name: string): any {
+  const file = join(RESULTS, name);
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined;
+}
+
+const f0 = (x: number): string => Math.round(x).toLocaleString('en-US');
+const f2 = (x: number): string => x.toFixed(2);
+const pm = (s: { mean: number | null; std: number | null; n: number } | undefined, digits = 1): string =>
+  s === undefined || s.mean === null ? '—' : `${s.mean.toFixed(digits)} ± ${(s.std ?? 0).toFixed(digits)}`;
+const day = (iso: string): string => iso.slice(0, 10);
+
+function learnerSection(): string[] {
+  const l = load('learner.json');
+  if (l === undefined) return [];
+  const csc = l.train.csc;
+  const trpo = l.train.trpo;
+  const tensors = csc.perEpoch.map((e: any) => e.tensors).join(' → ');
+  const rss = csc.perEpoch.map((e: any) => Math.round(e.rssMiB)).join(' → ');
+  return [
+    `**Learner** (\`bench/learner.ts\` → \`learner.json\`, ${l.backend.detail}, ${day(l.date)}):`,
+    '',
+    '| | env steps/s | goal |',
+    '|---|---:|---|',
+    `| \`csc train\`, CSC, point-nav, ${l.config.numEnvs} envs, ${l.config.filterCandidates} candidates | ${f0(csc.envStepsPerS)} | ≥ 10,000: ${l.goals.met.cscStepsPerS ? 'met' : 'not met'} |`,
+    `| \`csc train\`, TRPO | ${f0(trpo.envStepsPerS)} | |`,
+    `| reference: raw point-nav stepping | ${f0(l.reference.rawEnvStepsPerS)} | |`,
+    `| reference: a plain batched policy forward pass per step | ${f0(l.reference.plainForwardStepsPerS)} | |`,
+    '',
+    `Filter decision for one state, ${l.config.filterCandidates} candidates: all rejected (the common case with the paper's ε) p50 ${f2(l.filterLatency.exhausted100.p50Ms)} ms, p99 ${f2(l.filterLatency.exhausted100.p99Ms)} ms; first candidate accepted p50 ${f2(l.filterLatency.acceptFirst.p50Ms)} ms, p99 ${f2(l.filterLatency.acceptFirst.p99Ms)} ms (goal p99 ≤ 0.25 ms: ${l.goals.met.filterP99Ms ? 'met' : 'not met'}). Live tensors per epoch ${tensors} (flat); RSS ${rss} MiB. The critic's 1,600-row candidate pass and its CQL updates take most of a CSC epoch (docs/backends.md).`,
+    '',
+  ];
+}
+
+function bridgeRows(file: string): string[] {
+  const b = load(file);
+  if (b === undefined) return [];
+  return b.results.map((r: any) => {
+    const best = r.goal.best;
+    const one = r.bridge.find((x: any) => x.workers === 1 && x.envsPerWorker === 1);
+    return `| \`${r.env}\` | ${f0(r.raw.singleStepsPerSMean)} | ${one === undefined ? '—' : f2(one.ratioToRawSingle)}× | ${f2(best.ratio)}× (${best.workers} × ${best.envsPerWorker}) | ${r.goal.met ? 'met' : 'not met'} | \`${file}\`, ${day(b.date)} |`;
+  });
+}
+
+function bridgeSection(): string[] {
+  const rows = [...bridgeRows('bridge.json'), ...bridgeRows('bridge-robots.json')];
+  if (rows.length === 0) return [];
+  return [
+    '**Sim bridge** (`bench/bridge.ts`): env steps/s through ZeroMQ against raw in-process stepping of the same simulator in the same run (servers × envs per server):',
+    '',
+    '| env | raw steps/s | 1 × 1 | best | goal ≥ 0.9× raw | source |',
+    '|---|---:|---:|---:|---|---|',
+    ...rows,
+    '',
+  ];
+}
+
+function backendsSection(): string[] {
+  const b = load('backends.json');
+  if (b === undefined) return [];
+  const cand = (name: string): any => b.backends[name]?.forward?.find((f: any) => f.op === 'critic.predictCandidates');
+  const upd = (name: string, op: string): any => b.backends[name]?.updates?.find((u: any) => u.op.startsWith(op));
+  const w = cand('wasm');
+  const t = cand('tensorflow');
+  if (w === undefined || t === undefined) return [];
+  const ratio = (a: any, c: any): string => f2(a.backend.medianUs / c.backend.medianUs);
+  return [
+    `**Backends** (\`bench/backends.ts\` → \`backends.json\`, ${day(b.date)}): the native TensorFlow backend (built offline, docs/backends.md) against wasm: critic forward on ${w.rows} rows ${ratio(w, t)}× faster, CQL update ${ratio(upd('wasm', 'critic.update'), upd('tensorflow', 'critic.update'))}×, Fisher-vector product ${ratio(upd('wasm', 'policy.fisher'), upd('tensorflow', 'policy.fisher'))}×; wasm stays faster for single-state calls.`,
+    '',
+  ];
+}
+
+function learningSection(): string[] {
+  const names = ['learning-point-nav.json', 'learning-point-nav-baselines.json', 'learning-car-nav.json', 'learning-point-nav-chi.json'];
+  const rows: string[] = [];
+  for (const name of names) {
+    const r = load(name);
+    if (r === undefined) continue;
+    for (const g of r.summary.groups) {
+      rows.push(`| ${r.summary.env} | ${g.group} | ${g.runs} | ${pm(g.cumulativeFailures)} | ${pm(g.finalAvgReward, 2)} | ${g.reachedChi}/${g.runs}: ${pm(g.episodesUntilBelowChi, 0)} | ${pm(g.envStepsPerS, 0)} | \`${name}\` |`);
+    }
+  }
+  if (rows.length === 0) return [];
+  return [
+    '**Learning** (`bench/learning.ts`, seeds 0–2, each row a group of a `csc compare`; figures and discussion in [docs/results.md](docs/results.md)):',
+    '',
+    '| env | algorithm | runs | cumulative failures | final avg reward | below χ after (episodes) | env steps/s | source |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
+    ...rows,
+    '',
+  ];
+}
+
+function simEnvsSection(): string[] {
+  const s = load('sim-envs.json');
+  if (s === undefined) return [];
+  return [
+    `**Short runs on every simulated env** (\`bench/sim-envs.ts\` → \`sim-envs.json\`, seed 0, ${day(s.date)}; smoke-scale, not learning results):`,
+    '',
+    '| run | env steps | episodes | failures | avg reward first → last epoch | env steps/s |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...s.results.map((r: any) =>
+      r.ok
+        ? `| ${r.name} | ${f0(r.epochs * r.stepsPerEpoch)} | ${r.episodes} | ${r.cumulativeFailures} | ${Number.isNaN(r.avgRewardFirst) || r.avgRewardFirst === null ? '—' : f2(r.avgRewardFirst)} → ${r.avgRewardLast === null ? '—' : f2(r.avgRewardLast)} | ${f0(r.envStepsPerS)} |`
+        : `| ${r.name} | failed (exit ${r.exitCode}) | | | | |`,
+    ),
+    '',
+  ];
+}
+
+function rosSection(): string[] {
+  const r = load('ros-latency.json');
+  if (r === undefined) return [];
+  return [`**ROS node latency** (\`bench/ros-latency.ts\` → \`ros-latency.json\`, ${day(r.date)}): ${r.summary ?? JSON.stringify(r.goal ?? {})}`, ''];
+}
+/* eslint-enable */
+
+const body = [...learnerSection(), ...learningSection(), ...bridgeSection(), ...backendsSection(), ...simEnvsSection(), ...rosSection()];
+const readmePath = join(ROOT, 'README.md');
+const readme = readFileSync(readmePath, 'utf8');
+const a = readme.indexOf(START);
+const b = readme.indexOf(END);
+if (a < 0 || b < a) throw new Error(`README.md: markers ${START} … ${END} not found`);
+const next = `${readme.slice(0, a + START.length)}\n${body.join('\n')}${END}${readme.slice(b + END.length)}`;
+if (process.argv.includes('--check')) {
+  if (next !== readme) {
+    console.error('README.md "Measured" is not what bench/results gives; run node --import tsx bench/readme.ts');
+    process.exit(1);
+  }
+} else {
+  writeFileSync(readmePath, next);
+  console.log(`README.md: Measured section from bench/results (${body.length} lines)`);
+}
