@@ -187,7 +187,7 @@ export class McapRecorder {
   async #finish(): Promise<void> {
     try {
       await this.#queue;
-      if (this.#failure !== undefined) throw this.#failure;
+      if (this.#failure !== undefined) throw new McapRecorderError(describe(this.#failure));
       await this.writer.end();
       await this.fh.sync();
     } catch (err) {
@@ -322,7 +322,18 @@ export async function readMcapMessages(path: string, topics?: readonly string[])
             });
             break;
           }
-          default:
+          case 'Footer':
+          case 'DataEnd':
+          case 'Statistics':
+          case 'Chunk':
+          case 'MessageIndex':
+          case 'ChunkIndex':
+          case 'Attachment':
+          case 'AttachmentIndex':
+          case 'Metadata':
+          case 'MetadataIndex':
+          case 'SummaryOffset':
+          case 'Unknown':
             break;
         }
       }
@@ -369,7 +380,7 @@ export async function readMcapTransitions(path: string): Promise<TransitionRecor
 function toTransition(path: string, index: number, message: unknown): TransitionRecord {
   const where = `transition ${index}`;
   if (typeof message !== 'object' || message === null) throw new McapReadError(path, `${where} did not decode to a message`);
-  const m = new Map(Object.entries(message));
+  const m = new Map<string, unknown>(Object.entries(message));
   const floats = (field: string): Float32Array => {
     const v = m.get(field);
     if (!(v instanceof Float32Array)) throw new McapReadError(path, `${where}: field '${field}' is not a float32[]`);
