@@ -76,10 +76,8 @@ export function definitionsWithDependencies(type: string): MessageDefinition[] {
   const out: MessageDefinition[] = [root];
   const seen = new Set<string>([shortTypeName(type)]);
   const visit = (def: MessageDefinition): void => {
-    for (const f of def.definitions) {
-      if (f.isConstant === true) continue;
-      const dep = f.isComplex === true ? f.type : BUILTIN_TIME[f.type];
-      if (dep === undefined || seen.has(dep)) continue;
+    for (const dep of dependencyNames(def)) {
+      if (seen.has(dep)) continue;
       seen.add(dep);
       const depDef = lookupDefinition(dep);
       out.push(depDef);
@@ -116,17 +114,35 @@ export function msgText(def: MessageDefinition): string {
 /** The 80 '=' line rosbag2 puts before each dependency of a `ros2msg` schema. */
 export const ROS2MSG_SEPARATOR = '='.repeat(80);
 
+/** The types `def`'s fields refer to (ROS 2 spelling, `pkg/Name`), sorted and without repeats. */
+function dependencyNames(def: MessageDefinition): string[] {
+  const deps = new Set<string>();
+  for (const f of def.definitions) {
+    if (f.isConstant === true) continue;
+    const dep = f.isComplex === true ? f.type : BUILTIN_TIME[f.type];
+    if (dep !== undefined) deps.add(dep);
+  }
+  return [...deps].sort();
+}
+
 /**
- * The complete `ros2msg` schema of `type` in the layout rosbag2 records (its
- * docs/message_definition_encoding.md): the type's own .msg text first, then for every type it
- * depends on, recursively, a line of 80 '=', a line `MSG: pkg/msg/Name`, and that type's text.
- * `time`/`duration` are written as `builtin_interfaces/Time`/`Duration`, as ROS 2 .msg files do.
+ * The complete `ros2msg` schema of `type` exactly in the layout rosbag2 records (its
+ * LocalMessageDefinitionSource, documented in docs/message_definition_encoding.md): the type's
+ * own .msg text, then for each type it depends on (sorted by name, depth-first, each once) a blank
+ * line, a line of 80 '=', a line `MSG: pkg/Name` and that type's text. `time`/`duration` are
+ * written as `builtin_interfaces/Time`/`Duration`, as ROS 2 .msg files do. The original comments
+ * are not kept (the definitions come without them).
  */
 export function ros2msgSchema(type: string): string {
-  const [root, ...deps] = definitionsWithDependencies(type);
-  let text = msgText(root!);
-  for (const d of deps) {
-    text += `${ROS2MSG_SEPARATOR}\nMSG: ${fullTypeName(d.name ?? '')}\n${msgText(d)}`;
-  }
-  return text;
+  const seen = new Set<string>();
+  const append = (def: MessageDefinition): string => {
+    let text = msgText(def);
+    for (const dep of dependencyNames(def)) {
+      if (seen.has(dep)) continue;
+      seen.add(dep);
+      text += `\n${ROS2MSG_SEPARATOR}\nMSG: ${shortTypeName(dep)}\n${append(lookupDefinition(dep))}`;
+    }
+    return text;
+  };
+  return append(lookupDefinition(type));
 }
