@@ -419,6 +419,14 @@ function nextRecord(reader: McapStreamReader, path: string, offset: number): Ret
   try {
     return reader.nextRecord();
   } catch (err) {
+    const compression = /Unsupported compression (\S+)/.exec(describe(err))?.[1];
+    if (compression !== undefined) {
+      throw new McapReadError(
+        path,
+        `chunk compression '${compression}' is not supported: this reader takes uncompressed chunks, as McapRecorder ` +
+          'writes them (docs/ros-packaging.md shows how to rewrite a compressed bag)',
+      );
+    }
     throw new McapReadError(path, `malformed MCAP within the first ${offset} bytes: ${describe(err)}`);
   }
 }
