@@ -5,6 +5,7 @@ read by the TypeScript `readMcapTransitions`."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -152,3 +153,15 @@ def test_typescript_names_the_file_and_the_compression_it_cannot_read(tmp_path):
     r = run_fixture("read-transitions", str(path))
     assert r.returncode != 0
     assert f"{path}: chunk compression 'zstd' is not supported" in r.stderr
+
+
+def test_the_documented_rewrite_makes_a_zstd_bag_readable(tmp_path):
+    """docs/ros-packaging.md's Python snippet that rewrites a bag with uncompressed chunks."""
+    doc = (REPO / "docs" / "ros-packaging.md").read_text()
+    (snippet,) = [b for b in re.findall(r"```python\n(.*?)```", doc, re.S) if "CompressionType.NONE" in b]
+    src, dst = tmp_path / "zstd.mcap", tmp_path / "plain.mcap"
+    records = write_python_transitions(src, CompressionType.ZSTD)
+    exec(snippet.replace('"in.mcap"', repr(str(src))).replace('"out.mcap"', repr(str(dst))), {})
+    r = run_fixture("read-transitions", str(dst))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == records

@@ -214,6 +214,11 @@ test('transitions with a bad failure flag or mismatched sizes are refused with t
   };
   const cases: { name: string; second: Record<string, unknown>; error: RegExp }[] = [
     { name: 'failure 2', second: { ...base, failure: 2 }, error: /transition 1: failure is 2, expected 0 or 1/ },
+    {
+      name: 'failure not terminal',
+      second: { ...base, failure: 1, terminated: false },
+      error: /transition 1: failure is 1 but terminated is false/,
+    },
     { name: 'NaN reward', second: { ...base, reward: NaN }, error: /transition 1: reward is NaN/ },
     { name: 'inf obs', second: { ...base, obs: Float32Array.from([1, Infinity]) }, error: /transition 1: obs\[1\] is Infinity/ },
     {

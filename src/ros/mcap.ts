@@ -353,8 +353,8 @@ export async function readMcapMessages(path: string, topics?: readonly string[])
 
 /**
  * The transitions recorded on `/csc/transition` in `path`, in order, checked for a consistent
- * layout: every record has finite numbers, failure 0 or 1, `obs` and `next_obs` of one length, and
- * the same sizes as the first record.
+ * layout: every record has finite numbers, failure 0 or 1 (1 only with terminated, the Env
+ * contract), `obs` and `next_obs` of one length, and the same sizes as the first record.
  */
 export async function readMcapTransitions(path: string): Promise<TransitionRecord[]> {
   const msgs = await readMcapMessages(path, [TRANSITION_TOPIC]);
@@ -405,6 +405,9 @@ function toTransition(path: string, index: number, message: unknown): Transition
   const truncated = m.get('truncated');
   if (typeof terminated !== 'boolean' || typeof truncated !== 'boolean') {
     throw new McapReadError(path, `${where}: terminated/truncated are not booleans`);
+  }
+  if (failure === 1 && !terminated) {
+    throw new McapReadError(path, `${where}: failure is 1 but terminated is false (a failure always ends the episode)`);
   }
   return { obs, action, reward, failure, terminated, truncated, next_obs: nextObs };
 }
