@@ -6,4 +6,12 @@ cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+# cmake: the ament package test installs CMakeLists.txt for real (sim/tests/test_ros_package.py).
+if ! command -v cmake >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq cmake
+  else
+    echo "setup: cmake not found; install it (e.g. sudo apt-get install cmake) for the ROS package tests" >&2
+  fi
+fi
 bash scripts/setup-sim.sh
