@@ -1,6 +1,6 @@
 /**
  * The step of Constrained Policy Optimization (Achiam, Held, Tamar & Abbeel, ICML 2017) on plain
- * vectors: the solution of the local problem (the paper's eq. 10, one constraint)
+ * vectors: the solution of the paper's local problem (Section 6.1, one constraint)
  *
  *   max_x  gᵀx   s.t.   c + bᵀx ≤ 0,   ½ xᵀHx ≤ δ
  *
@@ -9,14 +9,14 @@
  * then a backtracking line search on the true surrogates.
  *
  * With v = H⁻¹g and w = H⁻¹b (conjugate gradient), q = gᵀH⁻¹g, r = gᵀH⁻¹b, s = bᵀH⁻¹b, the dual
- * (eq. 11) is  max_{λ≥0, ν≥0}  −(q − 2νr + ν²s)/(2λ) + νc − λδ,  and x* = (v − ν*w)/λ*.
+ * is  max_{λ≥0, ν≥0}  −(q − 2νr + ν²s)/(2λ) + νc − λδ,  and x* = (v − ν*w)/λ*.
  * For fixed λ the best ν is ν*(λ) = (λc + r)₊ / s, which leaves a one-dimensional problem in λ:
  *
  *   on Λ_a = {λ > 0 : λc + r > 0}:  D_a(λ) = −½(A/λ + Bλ) + rc/s,   A = q − r²/s,  B = 2δ − c²/s
  *   on Λ_b = {λ > 0 : λc + r ≤ 0}:  D_b(λ) = −½(q/λ + 2δλ)
  *
  * maximised by λ_a = √(A/B) and λ_b = √(q/2δ), each projected onto its piece's domain; the larger
- * of the two values wins (Appendix 10.2). The paper's appendix writes this for a *minimisation*
+ * of the two values wins (the paper's analytical solution). The paper writes it for a *minimisation*
  * (its g is the gradient of the loss), which is why it prints ν* = (λc − r)₊/s and rc/s with the
  * other sign; here g is the reward gradient and r carries the sign of gᵀH⁻¹b.
  *
