@@ -7,8 +7,8 @@ import type { Activation } from '../nn/mlp.ts';
 import type { BackendChoice } from '../nn/backend.ts';
 
 /** Learners this package trains. */
-export type Algo = 'csc' | 'trpo' | 'qensemble';
-export const ALGOS: readonly Algo[] = ['csc', 'trpo', 'qensemble'];
+export type Algo = 'csc' | 'trpo' | 'qensemble' | 'cpo';
+export const ALGOS: readonly Algo[] = ['csc', 'trpo', 'qensemble', 'cpo'];
 
 /** Rule for the filter threshold ε. */
 export type EpsilonRule = 'paper' | 'fixed';
@@ -17,7 +17,10 @@ export type EpsilonRule = 'paper' | 'fixed';
 export type FilterThreshold = 'q' | 'advantage';
 
 export interface LearnerConfig {
-  /** Learner: `csc` (CQL safety critic + filter + λ), `trpo` ("Base": no critic, no filter), `qensemble`. */
+  /**
+   * Learner: `csc` (CQL safety critic + filter + λ), `trpo` ("Base": no critic, no filter),
+   * `qensemble`, `cpo` (Constrained Policy Optimization: cost value function, no filter).
+   */
   readonly algo: Algo;
   /** Env id (`point-nav`, a csc_sim id, `gym:<id>`). */
   readonly env: string;
@@ -56,6 +59,9 @@ export interface LearnerConfig {
   readonly cgDamping: number;
   /** Fisher-vector products on every k-th state of the epoch. */
   readonly fvpSubsample: number;
+  /** CPO's line search: tries φ_old + ρ^j x for j < tries (the reference implementation's 0.8 and 15). */
+  readonly cpoBacktrackRatio: number;
+  readonly cpoBacktrackTries: number;
 
   /** Value function: Adam rate, passes and minibatch size per epoch. */
   readonly valueLr: number;
@@ -127,6 +133,8 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   cgIters: 10,
   cgDamping: 0.1,
   fvpSubsample: 4,
+  cpoBacktrackRatio: 0.8,
+  cpoBacktrackTries: 15,
   valueLr: 1e-3,
   valueEpochs: 5,
   valueBatch: 256,
@@ -172,6 +180,8 @@ const NUMERIC_CHECKS: readonly Check[] = [
   ['cgIters', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
   ['cgDamping', (v) => v >= 0, '≥ 0'],
   ['fvpSubsample', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
+  ['cpoBacktrackRatio', (v) => v > 0 && v < 1, 'in (0, 1)'],
+  ['cpoBacktrackTries', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
   ['valueLr', (v) => v > 0, '> 0'],
   ['valueEpochs', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0'],
   ['valueBatch', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],

@@ -109,6 +109,8 @@ export class CscLearner implements Learner {
       case 'trpo':
         this.critic = null;
         break;
+      case 'cpo':
+        throw new RangeError("CscLearner: config.algo is 'cpo', which CpoLearner (src/algos/cpo.ts) trains");
     }
     this.replay = this.critic === null ? null : new ReplayBuffer(c.replayCapacity, obsSize, actSize);
     this.horizon = c.stepsPerEpoch / c.numEnvs;

@@ -69,6 +69,7 @@ export async function loadDeployedPolicy(dir: string, options: LoadOptions = {})
         break;
       }
       case 'trpo':
+      case 'cpo':
         break;
     }
   } catch (e) {

@@ -13,7 +13,7 @@ import { TRAIN_USAGE, trainCommand } from './train.ts';
 const USAGE = `Usage: csc <command> [options]
 
 Commands:
-  train     train a policy (CSC, TRPO, Q-ensembles) into a run folder
+  train     train a policy (CSC, TRPO, Q-ensembles, CPO) into a run folder
   eval      run a checkpoint with or without the safety filter
   compare   algorithms × seeds × χ, one run folder each, resumable; summary and figures
   plot      the paper's figures from run folders (SVG and PNG)

@@ -17,7 +17,7 @@ export interface EpochMetrics {
   readonly avgFailures: number;
   /** Failures since the start of the run (the paper's "cumulative failures"). */
   readonly cumulativeFailures: number;
-  /** Lagrange multiplier λ after this epoch's update (0 for learners without one). */
+  /** Lagrange multiplier λ after this epoch's update (0 for learners without one; for CPO, ν* of its step). */
   readonly lambda: number;
   /** Filter threshold ε used while collecting this epoch (NaN when no filter ran). */
   readonly epsilon: number;

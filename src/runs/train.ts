@@ -7,6 +7,7 @@
  */
 import { EMPTY, type Observable, defer, lastValueFrom, repeat, takeWhile, tap } from 'rxjs';
 import type { LearnerConfig } from '../algos/config.ts';
+import { CpoLearner } from '../algos/cpo.ts';
 import { CscLearner } from '../algos/csc.ts';
 import type { Learner } from '../algos/learner.ts';
 import type { VecEnv } from '../envs/env.ts';
@@ -24,6 +25,8 @@ export function makeLearner(config: LearnerConfig, env: VecEnv): Learner {
     case 'trpo':
     case 'qensemble':
       return new CscLearner(config, env);
+    case 'cpo':
+      return new CpoLearner(config, env);
   }
 }
 
