@@ -89,21 +89,27 @@ function backendsSection(): string[] {
 }
 
 function learningSection(): string[] {
-  const names = ['learning-point-nav.json', 'learning-point-nav-baselines.json', 'learning-car-nav.json', 'learning-point-nav-chi.json'];
+  // Later files add only the groups (env, algorithm, budget) the earlier ones did not have.
+  const names = ['learning-point-nav.json', 'learning-point-nav-cpo.json', 'learning-point-nav-sac.json', 'learning-point-nav-baselines.json', 'learning-point-nav-chi.json', 'learning-car-nav.json'];
+  const seen = new Set<string>();
   const rows: string[] = [];
   for (const name of names) {
     const r = load(name);
     if (r === undefined) continue;
     for (const g of r.summary.groups) {
-      rows.push(`| ${r.summary.env} | ${g.group} | ${g.runs} | ${pm(g.cumulativeFailures)} | ${pm(g.finalAvgReward, 2)} | ${g.reachedChi}/${g.runs}: ${pm(g.episodesUntilBelowChi, 0)} | ${pm(g.envStepsPerS, 0)} | \`${name}\` |`);
+      const epochs = r.summary.runs.find((x: any) => x.group === g.group)?.epochs ?? '?';
+      const key = `${r.summary.env}/${g.group}/${epochs}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      rows.push(`| ${r.summary.env} | ${g.group} | ${epochs} | ${g.runs} | ${pm(g.cumulativeFailures)} | ${pm(g.finalAvgReward, 2)} | ${g.reachedChi}/${g.runs}: ${pm(g.episodesUntilBelowChi, 0)} | ${pm(g.envStepsPerS, 0)} | \`${name}\` |`);
     }
   }
   if (rows.length === 0) return [];
   return [
-    '**Learning** (`bench/learning.ts`, seeds 0–2, each row a group of a `csc compare`; figures and discussion in [docs/results.md](docs/results.md)):',
+    '**Learning** (`bench/learning.ts`, seeds 0–2, each row a group of a `csc compare`; figures and discussion in [docs/results.md](docs/results.md)). Compare rows of the same env and epochs only:',
     '',
-    '| env | algorithm | runs | cumulative failures | final avg reward | below χ after (episodes) | env steps/s | source |',
-    '|---|---|---:|---:|---:|---:|---:|---|',
+    '| env | algorithm | epochs | runs | cumulative failures | final avg reward | below χ after (episodes) | env steps/s | source |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',
   ];
