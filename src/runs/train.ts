@@ -10,6 +10,7 @@ import type { LearnerConfig } from '../algos/config.ts';
 import { CpoLearner } from '../algos/cpo.ts';
 import { CscLearner } from '../algos/csc.ts';
 import type { Learner } from '../algos/learner.ts';
+import { SacLearner } from '../algos/sac.ts';
 import type { VecEnv } from '../envs/env.ts';
 import { makeVecEnv, type SimOptions } from '../envs/make.ts';
 import type { BackendInfo } from '../nn/backend.ts';
@@ -27,6 +28,8 @@ export function makeLearner(config: LearnerConfig, env: VecEnv): Learner {
       return new CscLearner(config, env);
     case 'cpo':
       return new CpoLearner(config, env);
+    case 'sac':
+      return new SacLearner(config, env);
   }
 }
 
