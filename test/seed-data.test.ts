@@ -75,6 +75,7 @@ test('train() records what seeded the run, re-seeds on resume, and refuses chang
   // Resume re-seeds from the same bytes; a changed file is refused by name.
   const resumed = await train({ config: { ...cfg, epochs: 2 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet' });
   assert.equal(resumed.epochs, 2);
+  await assert.rejects(train({ config: { ...cfg, epochs: 3 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet', seedData: path }), /a resumed run re-seeds from the file its seed-data\.json names/);
   await appendFile(path, '\n');
   await assert.rejects(train({ config: { ...cfg, epochs: 3 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet' }), /failures\.jsonl: the seed-data file changed since the run was seeded/);
   // Unfit data and on-policy learners fail before any run folder is made.
@@ -84,6 +85,33 @@ test('train() records what seeded the run, re-seeds on resume, and refuses chang
   await (await createSeedData(toy, { env: 'toy', obsSize: 3, actSize: 2 })).close();
   await assert.rejects(train({ config: small(), backend, out: trpoOut, resume: false, checkpointEvery: 1, progress: 'quiet', seedData: toy }), /toy\.jsonl: header has obsSize 3, actSize 2 \(env toy\), but env point-nav has obsSize 17/);
   await assert.rejects(access(trpoOut), /ENOENT/);
+});
+
+test('Python\'s standard library reads our files and writes files we read (the snippet of docs/seed-data.md)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'csc-seed-py-'));
+  const ours = join(dir, 'ours.jsonl.gz');
+  const sink = await createSeedData(ours, { env: 'toy', obsSize: 3, actSize: 2 });
+  await sink.write({ obs: Float32Array.of(0.1, 0.2, 0.3), action: Float32Array.of(1, -1), reward: 0.5, failure: 1, terminated: true, truncated: false, nextObs: Float32Array.of(0, 0, 1) });
+  await sink.close();
+  const theirs = join(dir, 'theirs.jsonl.gz');
+  const script = [
+    'import gzip, json, sys',
+    'with gzip.open(sys.argv[1], "rt") as f:',
+    '    header, *records = (json.loads(line) for line in f if line.strip())',
+    'with gzip.open(sys.argv[2], "wt") as f:',
+    '    f.write(json.dumps(header) + "\\n")',
+    '    for r in records:',
+    '        r["reward"] = r["reward"] * 2',
+    '        f.write(json.dumps(r) + "\\n")',
+    'print(header["env"], len(records), records[0]["obs"])',
+  ].join('\n');
+  const py = spawnSync('sim/.venv/bin/python', ['-c', script, ours, theirs], { encoding: 'utf8' });
+  assert.equal(py.status, 0, py.stderr);
+  assert.equal(py.stdout.trim(), 'toy 1 [0.1, 0.2, 0.3]');
+  const src = await loadSeedData(theirs, { id: 'toy', obsSize: 3, actSize: 2 });
+  const back: SeedTransition[] = [];
+  for await (const x of src.transitions()) back.push(x);
+  assert.deepEqual(back, [{ obs: Float32Array.of(0.1, 0.2, 0.3), action: Float32Array.of(1, -1), reward: 1, failure: 1, terminated: true, truncated: false, nextObs: Float32Array.of(0, 0, 1) }]);
 });
 
 const csc = (...args: string[]): { code: number | null; out: string; err: string } => {
