@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LearnerConfig, resolveConfig } from '../src/algos/config.ts';
 import { CscLearner } from '../src/algos/csc.ts';
-import { SafetyCritic } from '../src/algos/safety-critic.ts';
 import { PointNavVecEnv, pointNavSpec } from '../src/envs/point-nav.ts';
 import { type BackendInfo, initBackend } from '../src/nn/backend.ts';
 import { type SeedTransition, createSeedData, loadSeedData } from '../src/runs/seed-data.ts';
@@ -35,28 +34,29 @@ async function failureFile(dir: string, n: number): Promise<{ path: string; obs:
   return { path, obs, act };
 }
 
-test('--seed-data teaches the CSC critic the seeded failures: Q_C on them rises above the unseeded critic', async () => {
+test('--seed-data teaches the safety critics the seeded failures: Q_C on them rises above the unseeded critic', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'csc-seeded-'));
   const n = 300;
   const { path, obs, act } = await failureFile(dir, n);
-  const q: number[] = [];
-  for (const seeded of [false, true]) {
-    const cfg = small({ criticLr: 3e-3, criticUpdatesPerEpoch: 100 });
-    const learner = new CscLearner(cfg, new PointNavVecEnv(cfg.numEnvs));
-    if (seeded) {
-      const s = await seedLearner(learner, path, learner.spec);
-      assert.equal(s.records, n);
-      assert.equal(learner.replay!.size, n);
+  for (const algo of ['csc', 'qensemble'] as const) {
+    const q: number[] = [];
+    for (const seeded of [false, true]) {
+      const cfg = small({ algo, ensembleSize: 3, criticLr: 3e-3, criticUpdatesPerEpoch: 100 });
+      const learner = new CscLearner(cfg, new PointNavVecEnv(cfg.numEnvs));
+      if (seeded) {
+        const s = await seedLearner(learner, path, learner.spec);
+        assert.equal(s.records, n);
+        assert.equal(learner.replay!.size, n);
+      }
+      await learner.start();
+      await learner.runEpoch();
+      const pred = learner.critic!.predict(obs, act, n);
+      q.push(pred.reduce((a, b) => a + b, 0) / n);
+      learner.dispose();
     }
-    await learner.start();
-    await learner.runEpoch();
-    const critic = learner.critic as SafetyCritic;
-    const pred = critic.predict(obs, act, n);
-    q.push(pred.reduce((a, b) => a + b, 0) / n);
-    learner.dispose();
+    const [without, withSeed] = q as [number, number];
+    assert.ok(withSeed > without + 0.15, `${algo}: mean Q_C on the seeded failures: ${without.toFixed(3)} unseeded, ${withSeed.toFixed(3)} seeded`);
   }
-  const [without, withSeed] = q as [number, number];
-  assert.ok(withSeed > without + 0.15, `mean Q_C on the seeded failures: ${without.toFixed(3)} unseeded, ${withSeed.toFixed(3)} seeded`);
 });
 
 test('train() records what seeded the run, re-seeds on resume, and refuses changed or unfit data', async () => {
