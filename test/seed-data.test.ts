@@ -87,6 +87,25 @@ test('train() records what seeded the run, re-seeds on resume, and refuses chang
   await assert.rejects(access(trpoOut), /ENOENT/);
 });
 
+test('--record-transitions writes every transition a run takes, whatever the algorithm', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'csc-rec-train-'));
+  const file = join(dir, 'trpo.jsonl');
+  const r = await train({ config: small({ algo: 'trpo', epochs: 2, chi: 0 }), backend, out: join(dir, 'run'), resume: false, checkpointEvery: 1, progress: 'quiet', recordTransitions: file });
+  const m = r.last!;
+  assert.equal(r.recordedTransitions, m.totalEnvSteps);
+  const src = await loadSeedData(file, pointNavSpec());
+  assert.equal((src.header.source as { algo: string }).algo, 'trpo');
+  let records = 0;
+  let failures = 0;
+  let ended = 0;
+  for await (const t of src.transitions()) {
+    records++;
+    failures += t.failure;
+    ended += t.terminated || t.truncated ? 1 : 0;
+  }
+  assert.deepEqual({ records, failures, ended }, { records: m.totalEnvSteps, failures: m.cumulativeFailures, ended: m.totalEpisodes });
+});
+
 test('Python\'s standard library reads our files and writes files we read (the snippet of docs/seed-data.md)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'csc-seed-py-'));
   const ours = join(dir, 'ours.jsonl.gz');
@@ -141,8 +160,9 @@ test('csc record writes a run\'s filtered rollouts as seed data, and csc train -
   // Consecutive transitions of env 0 chain: s′ of one step is s of the next (until an episode ends).
   assert.deepEqual(Array.from(records[0]!.nextObs), Array.from(records[2]!.obs));
   const seededRun = join(dir, 'sac-run');
-  const s = csc('train', '--algo', 'sac', '--epochs', '1', '--num-envs', '4', '--steps-per-epoch', '200', '--set', 'sacWarmupSteps=100', '--set', 'sacBatch=32', '--set', 'policyHidden=16', '--set', 'criticHidden=16', '--progress', 'quiet', '--seed-data', file, '--out', seededRun);
+  const s = csc('train', '--algo', 'sac', '--epochs', '1', '--num-envs', '4', '--steps-per-epoch', '200', '--set', 'sacWarmupSteps=100', '--set', 'sacBatch=32', '--set', 'policyHidden=16', '--set', 'criticHidden=16', '--progress', 'quiet', '--seed-data', file, '--record-transitions', join(dir, 'sac.jsonl'), '--out', seededRun);
   assert.equal(s.code, 0, s.err);
+  assert.match(s.err, /; 200 transitions recorded to .*sac\.jsonl/);
   const seeded = JSON.parse(await readFile(join(seededRun, 'seed-data.json'), 'utf8')) as { records: number };
   assert.equal(seeded.records, summary.records);
   const bad = csc('record', '--run', run, '--out', join(dir, 'x.csv'));

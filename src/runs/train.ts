@@ -21,7 +21,8 @@ import type { EpochMetrics } from './metrics.ts';
 import { writeRunFigure } from './plot.ts';
 import { ProgressReporter, type ProgressMode } from './progress.ts';
 import { RunFolder } from './run-folder.ts';
-import { SeedDataError, type SeedSummary, fileSha256, seedReplayBuffer } from './seed-data.ts';
+import { RecordingVecEnv } from './recording-env.ts';
+import { SeedDataError, type SeedDataSink, type SeedSummary, createSeedData, fileSha256, seedReplayBuffer } from './seed-data.ts';
 
 /** Builds the learner for a config (every algorithm this package trains). */
 export function makeLearner(config: LearnerConfig, env: VecEnv): Learner {
@@ -77,6 +78,8 @@ export interface TrainOptions {
    * (Appendix A.10); recorded in the run folder's `seed-data.json`, from which `resume` re-seeds.
    */
   readonly seedData?: string;
+  /** Seed-data file to which every transition of this invocation is written (any algorithm). */
+  readonly recordTransitions?: string;
   /** Extra fields for config.json (command line, commit). */
   readonly provenance?: Record<string, unknown>;
 }
@@ -88,6 +91,8 @@ export interface TrainResult {
   readonly stopped: boolean;
   readonly last: EpochMetrics | undefined;
   readonly checkpoint: string | undefined;
+  /** Transitions written to `recordTransitions` (0 without it). */
+  readonly recordedTransitions: number;
 }
 
 /** The run folder's record of what seeded D_env. */
@@ -134,7 +139,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config } = options;
   // The env first: an unknown id or a missing simulator fails before any run folder is made; so
   // does a seed-data file that is malformed or does not fit the env.
-  const env = options.env ?? (await makeVecEnv(config.env, config.numEnvs, options.sim));
+  const inner = options.env ?? (await makeVecEnv(config.env, config.numEnvs, options.sim));
+  let sink: SeedDataSink | undefined;
+  try {
+    if (options.recordTransitions !== undefined) {
+      const { spec } = inner;
+      sink = await createSeedData(options.recordTransitions, { env: spec.id, obsSize: spec.obsSize, actSize: spec.actSize, source: { run: options.out, algo: config.algo, seed: config.seed, resume: options.resume, recorded: new Date().toISOString() } });
+    }
+  } catch (e) {
+    if (options.env === undefined) await inner.close();
+    throw e;
+  }
+  const recorder = sink === undefined ? undefined : new RecordingVecEnv(inner, sink);
+  const env: VecEnv = recorder ?? inner;
   const learner = makeLearner(config, env);
   let folder: RunFolder;
   let seeded: SeedSummary | undefined;
@@ -144,6 +161,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     folder = options.resume ? await RunFolder.open(options.out) : await RunFolder.create(options.out);
   } catch (e) {
     learner.dispose();
+    await sink?.abort();
     if (options.env === undefined) await env.close();
     throw e;
   }
@@ -159,7 +177,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (record !== undefined) await seedLearner(learner, record.path, env.spec, record.sha256);
     } else {
       if (options.initPolicy !== undefined) await learner.initPolicyFrom(options.initPolicy);
-      await folder.writeConfig({ ...config, spec: env.spec, backendUsed: options.backend, initPolicy: options.initPolicy ?? null, seedData: seeded?.path ?? null, ...options.provenance });
+      await folder.writeConfig({ ...config, spec: env.spec, backendUsed: options.backend, initPolicy: options.initPolicy ?? null, seedData: seeded?.path ?? null, recordTransitions: options.recordTransitions ?? null, ...options.provenance });
       if (seeded !== undefined) await writeFileAtomic(join(folder.dir, SEED_RECORD_FILE), `${JSON.stringify(seeded, null, 2)}\n`);
     }
     await folder.writeStatus('running', learner.epoch - 1);
@@ -196,12 +214,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     const stopped = learner.epoch < config.epochs;
     await folder.writeStatus(stopped ? 'interrupted' : 'done', learner.epoch - 1, stopped ? 'stopped by request; continue with --resume' : undefined);
-    return { dir: folder.dir, epochs: learner.epoch, stopped, last, checkpoint: lastCheckpoint };
+    return { dir: folder.dir, epochs: learner.epoch, stopped, last, checkpoint: lastCheckpoint, recordedTransitions: recorder?.recorded ?? 0 };
   } catch (e) {
     await folder.writeStatus('failed', learner.epoch - 1, e instanceof Error ? e.message : String(e)).catch(() => undefined);
     throw e;
   } finally {
     learner.dispose();
+    // What was recorded is published even when the run stops or fails: each record is complete.
+    await sink?.close();
     if (options.env === undefined) await env.close();
   }
 }
