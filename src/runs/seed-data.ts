@@ -362,7 +362,9 @@ export async function loadSeedData(path: string, spec?: Pick<EnvSpec, 'id' | 'ob
 
 /** Creates a seed-data file (format by extension) for writing. */
 export async function createSeedData(path: string, header: { readonly env: string; readonly obsSize: number; readonly actSize: number; readonly [meta: string]: unknown }): Promise<SeedDataSink> {
-  return seedDataFormatFor(path).create(path, { ...header, format: SEED_DATA_FORMAT, version: SEED_DATA_VERSION });
+  // Format and version first, so the file says what it is on its first bytes.
+  const { format: _format, version: _version, ...rest } = header;
+  return seedDataFormatFor(path).create(path, { format: SEED_DATA_FORMAT, version: SEED_DATA_VERSION, ...rest });
 }
 
 /** What seeding put into a replay buffer; written to the run folder as `seed-data.json`. */
