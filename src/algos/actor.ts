@@ -22,6 +22,18 @@ export interface FilterSettings {
   readonly threshold: 'q' | 'advantage';
 }
 
+/** Throws {@link EnvInputError} unless `obs` holds `n` finite observations of `spec`. */
+export function checkObservationBatch(spec: EnvSpec, obs: Float32Array, n: number): void {
+  const d = spec.obsSize;
+  if (!Number.isInteger(n) || n < 1) throw new EnvInputError(`act: n must be a positive integer, got ${n}`);
+  if (obs.length !== n * d) throw new EnvInputError(`act: observation batch has ${obs.length} values, expected ${n} × ${d} for ${spec.id}`);
+  for (let i = 0; i < obs.length; i++) {
+    if (!Number.isFinite(obs[i])) {
+      throw new EnvInputError(`act: observation ${spec.obsNames[i % d] ?? i % d} of state ${Math.floor(i / d)} is ${obs[i]}, expected a finite number`);
+    }
+  }
+}
+
 export class PolicyActor implements DeployedPolicy {
   private readonly rng: Rng;
 
@@ -43,14 +55,7 @@ export class PolicyActor implements DeployedPolicy {
   }
 
   act(obs: Float32Array, n: number, options: ActOptions = {}): FilterResult {
-    const d = this.spec.obsSize;
-    if (!Number.isInteger(n) || n < 1) throw new EnvInputError(`act: n must be a positive integer, got ${n}`);
-    if (obs.length !== n * d) throw new EnvInputError(`act: observation batch has ${obs.length} values, expected ${n} × ${d} for ${this.spec.id}`);
-    for (let i = 0; i < obs.length; i++) {
-      if (!Number.isFinite(obs[i])) {
-        throw new EnvInputError(`act: observation ${this.spec.obsNames[i % d] ?? i % d} of state ${Math.floor(i / d)} is ${obs[i]}, expected a finite number`);
-      }
-    }
+    checkObservationBatch(this.spec, obs, n);
     const { mean, std } = this.policy.meanStd(obs, n);
     const useFilter = (options.filter ?? true) && this.critic !== null;
     const critic = this.critic;

@@ -7,8 +7,8 @@ import type { Activation } from '../nn/mlp.ts';
 import type { BackendChoice } from '../nn/backend.ts';
 
 /** Learners this package trains. */
-export type Algo = 'csc' | 'trpo' | 'qensemble' | 'cpo';
-export const ALGOS: readonly Algo[] = ['csc', 'trpo', 'qensemble', 'cpo'];
+export type Algo = 'csc' | 'trpo' | 'qensemble' | 'cpo' | 'sac';
+export const ALGOS: readonly Algo[] = ['csc', 'trpo', 'qensemble', 'cpo', 'sac'];
 
 /** Rule for the filter threshold ε. */
 export type EpsilonRule = 'paper' | 'fixed';
@@ -19,7 +19,8 @@ export type FilterThreshold = 'q' | 'advantage';
 export interface LearnerConfig {
   /**
    * Learner: `csc` (CQL safety critic + filter + λ), `trpo` ("Base": no critic, no filter),
-   * `qensemble`, `cpo` (Constrained Policy Optimization: cost value function, no filter).
+   * `qensemble`, `cpo` (Constrained Policy Optimization: cost value function, no filter),
+   * `sac` (unconstrained Soft Actor-Critic, the paper's A.9 comparison).
    */
   readonly algo: Algo;
   /** Env id (`point-nav`, a csc_sim id, `gym:<id>`). */
@@ -109,6 +110,22 @@ export interface LearnerConfig {
 
   /** TensorFlow.js backend. */
   readonly backend: BackendChoice;
+
+  /**
+   * SAC (`algo: 'sac'`, Haarnoja et al. 2018): π uses `policyHidden`, the twin Q critics
+   * `criticHidden`, D_env `replayCapacity`. Adam rate of π, Q and the temperature α (3e-4).
+   */
+  readonly sacLr: number;
+  /** Minibatch of each SAC update (256). */
+  readonly sacBatch: number;
+  /** Polyak rate τ of the Q target networks per update (0.005). */
+  readonly sacTau: number;
+  /** Gradient updates per env transition (1 in the SAC paper; fractions spread them out). */
+  readonly sacUpdatesPerStep: number;
+  /** The run's first env steps act uniformly at random, and updates start after them. */
+  readonly sacWarmupSteps: number;
+  /** Initial entropy temperature α, tuned towards the target entropy −|A| from there. */
+  readonly sacInitAlpha: number;
 }
 
 export const DEFAULT_CONFIG: LearnerConfig = {
@@ -156,6 +173,12 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   epsilonFixed: 0.05,
   filterThreshold: 'q',
   backend: 'auto',
+  sacLr: 3e-4,
+  sacBatch: 256,
+  sacTau: 0.005,
+  sacUpdatesPerStep: 1,
+  sacWarmupSteps: 1000,
+  sacInitAlpha: 0.2,
 };
 
 /** A configuration value is impossible; the message names the field, the value and the fix. */
@@ -200,6 +223,12 @@ const NUMERIC_CHECKS: readonly Check[] = [
   ['filterCandidates', (v) => Number.isInteger(v) && v >= 1 && v <= 65535, 'an integer in [1, 65535]'],
   ['filterProbe', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
   ['epsilonFixed', Number.isFinite, 'a finite number'],
+  ['sacLr', (v) => v > 0, '> 0'],
+  ['sacBatch', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
+  ['sacTau', (v) => v > 0 && v <= 1, 'in (0, 1]'],
+  ['sacUpdatesPerStep', (v) => v > 0 && v <= 64, 'in (0, 64] (gradient updates per env transition)'],
+  ['sacWarmupSteps', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0'],
+  ['sacInitAlpha', (v) => v > 0, '> 0'],
 ];
 
 /** Merges `overrides` onto the defaults and validates every field. Throws {@link ConfigError}. */

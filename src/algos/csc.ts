@@ -111,6 +111,8 @@ export class CscLearner implements Learner {
         break;
       case 'cpo':
         throw new RangeError("CscLearner: config.algo is 'cpo', which CpoLearner (src/algos/cpo.ts) trains");
+      case 'sac':
+        throw new RangeError('CscLearner: algo sac is trained by SacLearner (src/algos/sac.ts)');
     }
     this.replay = this.critic === null ? null : new ReplayBuffer(c.replayCapacity, obsSize, actSize);
     this.horizon = c.stepsPerEpoch / c.numEnvs;

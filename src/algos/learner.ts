@@ -1,4 +1,5 @@
 /** What the training loop needs of a learner, whatever the algorithm. */
+import type { ReplayBuffer } from '../core/replay.ts';
 import type { EpochMetrics } from '../runs/metrics.ts';
 import type { LearnerConfig } from './config.ts';
 import type { DeployedPolicy } from './deploy.ts';
@@ -7,6 +8,8 @@ export interface Learner {
   readonly config: LearnerConfig;
   /** Epochs completed so far (the next epoch's index). */
   readonly epoch: number;
+  /** D_env, which `--seed-data` seeds before training (Appendix A.10); absent or null when the learner has none. */
+  readonly replay?: ReplayBuffer | null;
   /** Resets the envs (first epoch) — call once before {@link runEpoch}. */
   start(): Promise<void>;
   /** Collects one epoch of experience and updates the networks (one pass of Algorithm 1's outer loop). */

@@ -12,6 +12,7 @@ import { PolicyActor } from './actor.ts';
 import { ConfigError, type LearnerConfig, resolveConfig } from './config.ts';
 import { CriticEnsemble } from './critic-ensemble.ts';
 import type { DeployedPolicy } from './deploy.ts';
+import { loadSacActor } from './sac.ts';
 import { SafetyCritic } from './safety-critic.ts';
 
 /** Options of {@link loadDeployedPolicy}. */
@@ -30,6 +31,7 @@ export async function loadDeployedPolicy(dir: string, options: LoadOptions = {})
   } catch (e) {
     throw new CheckpointError(`${dir}: the checkpoint's config is invalid: ${e instanceof ConfigError ? e.message : String(e)}`);
   }
+  if (config.algo === 'sac') return loadSacActor(ck, config, spec, options.seed ?? 0);
   const rng = new Rng(0);
   const policy = new GaussianPolicy({ obsSize: spec.obsSize, actSize: spec.actSize, hidden: config.policyHidden, activation: config.activation, initLogStd: config.initLogStd }, rng);
   const setNet = (prefix: string, vars: readonly tf.Variable[]): void => {

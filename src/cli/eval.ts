@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadDeployedPolicy } from '../algos/load.ts';
 import { makeVecEnv } from '../envs/make.ts';
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from '../nn/backend.ts';
+import { runEpisodes } from '../runs/episodes.ts';
 import { latestCheckpoint } from '../runs/run-folder.ts';
 import { UsageError, listFlag, numberFlag, parseFlags } from './args.ts';
 
@@ -72,47 +73,19 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   });
   try {
     const filter = f['no-filter'] !== true;
-    let obs = await env.reset(seed);
-    const ret = new Float64Array(numEnvs);
-    let done = 0;
-    let failures = 0;
-    let returnSum = 0;
-    let steps = 0;
-    let exhausted = 0;
-    let qcSum = 0;
-    while (done < episodes) {
-      const d = policy.act(obs, numEnvs, { filter, epsilon, deterministic: f.deterministic === true });
-      const r = await env.step(d.actions);
-      for (let e = 0; e < numEnvs; e++) {
-        steps++;
-        exhausted += d.exhausted[e]!;
-        if (Number.isFinite(d.qc[e])) qcSum += d.qc[e]!;
-        if (r.dropped[e]) {
-          ret[e] = 0;
-          continue;
-        }
-        ret[e]! += r.reward[e]!;
-        if (r.terminated[e] || r.truncated[e]) {
-          done++;
-          failures += r.failure[e]!;
-          returnSum += ret[e]!;
-          ret[e] = 0;
-        }
-      }
-      obs = r.obs;
-    }
+    const run = await runEpisodes({ policy, env, episodes, seed, act: { filter, epsilon, deterministic: f.deterministic === true } });
     const summary = {
       checkpoint: dir,
       env: policy.spec.id,
       algo: policy.algo,
       filter: filter && policy.hasCritic,
       epsilon: filter && policy.hasCritic ? (epsilon ?? policy.epsilon) : null,
-      episodes: done,
-      steps,
-      avgReward: returnSum / done,
-      avgFailures: failures / done,
-      filterExhaustionRate: filter && policy.hasCritic ? exhausted / steps : null,
-      meanQc: filter && policy.hasCritic ? qcSum / steps : null,
+      episodes: run.episodes,
+      steps: run.steps,
+      avgReward: run.returnSum / run.episodes,
+      avgFailures: run.failures / run.episodes,
+      filterExhaustionRate: filter && policy.hasCritic ? run.exhausted / run.steps : null,
+      meanQc: filter && policy.hasCritic ? run.qcSum / run.steps : null,
     };
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     return 0;

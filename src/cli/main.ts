@@ -1,5 +1,5 @@
 /**
- * Entry point of the `csc` command: train | eval | compare | plot | sim | node | bench.
+ * Entry point of the `csc` command: train | eval | compare | plot | record | sim | node | bench.
  * Mistakes on the command line exit 2 with the subcommand's usage; errors of a run exit 1 with
  * the error's own message (named error classes say what, where and what was expected).
  */
@@ -7,16 +7,18 @@ import { UsageError } from './args.ts';
 import { COMPARE_USAGE, compareCommand } from './compare.ts';
 import { EVAL_USAGE, evalCommand } from './eval.ts';
 import { PLOT_USAGE, plotCommand } from './plot.ts';
+import { RECORD_USAGE, recordCommand } from './record.ts';
 import { SIM_USAGE, simCommand } from './sim.ts';
 import { TRAIN_USAGE, trainCommand } from './train.ts';
 
 const USAGE = `Usage: csc <command> [options]
 
 Commands:
-  train     train a policy (CSC, TRPO, Q-ensembles, CPO) into a run folder
+  train     train a policy (CSC, TRPO, Q-ensembles, CPO, SAC) into a run folder
   eval      run a checkpoint with or without the safety filter
   compare   algorithms × seeds × χ, one run folder each, resumable; summary and figures
   plot      the paper's figures from run folders (SVG and PNG)
+  record    roll out a run's policy and write its transitions as seed data (--seed-data)
   sim       serve a Python simulator over ZeroMQ (csc sim serve)
   help      this text
 
@@ -30,6 +32,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   eval: { run: evalCommand, usage: EVAL_USAGE },
   compare: { run: (argv) => compareCommand(argv), usage: COMPARE_USAGE },
   plot: { run: (argv) => plotCommand(argv), usage: PLOT_USAGE },
+  record: { run: recordCommand, usage: RECORD_USAGE },
   sim: { run: simCommand, usage: SIM_USAGE },
 };
 

@@ -30,6 +30,10 @@ Options:
   --config FILE          JSON file of config fields (see src/algos/config.ts)
   --init-policy PATH     start from the policy of a checkpoint or run folder (e.g. a laikago-stand
                          controller for laikago-walk); observation/action sizes must match
+  --seed-data FILE       seed the replay buffer D_env with a file of labelled transitions before
+                         training (Appendix A.10; format: docs/seed-data.md; csc record makes one)
+  --record-transitions FILE  write every transition of this run to a seed-data file (.jsonl or
+                         .jsonl.gz), for --seed-data of later runs
   --set KEY=VALUE        any config field, repeatable (e.g. --set cqlAlpha=0.05)
   --backend NAME         ${BACKEND_CHOICES.join(' | ')} (default auto = wasm)
   --checkpoint-every N   epochs between checkpoints (default 10; always at the end)
@@ -53,6 +57,8 @@ const FLAGS = {
   resume: { type: 'boolean' },
   config: { type: 'string' },
   'init-policy': { type: 'string' },
+  'seed-data': { type: 'string' },
+  'record-transitions': { type: 'string' },
   set: { type: 'string', multiple: true },
   backend: { type: 'string' },
   'checkpoint-every': { type: 'string' },
@@ -175,13 +181,17 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       sim: { simWorkers, simEndpoints: listFlag(f.sim), envArgs: parseEnvArgs(f['env-arg']) },
       shouldStop: () => stopRequested,
       ...(f['init-policy'] !== undefined ? { initPolicy: await resolveCheckpointDir(f['init-policy']) } : {}),
+      ...(f['seed-data'] !== undefined ? { seedData: f['seed-data'] } : {}),
+      ...(f['record-transitions'] !== undefined ? { recordTransitions: f['record-transitions'] } : {}),
       provenance: { command: ['csc', 'train', ...argv].join(' '), commit: gitCommit() },
     });
     const m = result.last;
     process.stderr.write(
       `csc train: ${result.stopped ? 'stopped' : 'done'} after ${result.epochs} epochs` +
         (m === undefined ? '' : `; episodes ${m.totalEpisodes}, cumulative failures ${m.cumulativeFailures}, last avg reward ${m.avgReward.toFixed(2)}`) +
-        `; ${result.dir}\n`,
+        `; ${result.dir}` +
+        (f['record-transitions'] !== undefined ? `; ${result.recordedTransitions} transitions recorded to ${f['record-transitions']}` : '') +
+        '\n',
     );
     return result.stopped ? 130 : 0;
   } finally {

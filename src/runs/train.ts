@@ -6,17 +6,23 @@
  * then writes a final checkpoint, its status and its figure.
  */
 import { EMPTY, type Observable, defer, lastValueFrom, repeat, takeWhile, tap } from 'rxjs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { LearnerConfig } from '../algos/config.ts';
 import { CpoLearner } from '../algos/cpo.ts';
 import { CscLearner } from '../algos/csc.ts';
 import type { Learner } from '../algos/learner.ts';
-import type { VecEnv } from '../envs/env.ts';
+import { SacLearner } from '../algos/sac.ts';
+import { writeFileAtomic } from '../core/atomic.ts';
+import type { EnvSpec, VecEnv } from '../envs/env.ts';
 import { makeVecEnv, type SimOptions } from '../envs/make.ts';
 import type { BackendInfo } from '../nn/backend.ts';
 import type { EpochMetrics } from './metrics.ts';
 import { writeRunFigure } from './plot.ts';
 import { ProgressReporter, type ProgressMode } from './progress.ts';
 import { RunFolder } from './run-folder.ts';
+import { RecordingVecEnv } from './recording-env.ts';
+import { SeedDataError, type SeedDataSink, type SeedSummary, createSeedData, fileSha256, seedReplayBuffer } from './seed-data.ts';
 
 /** Builds the learner for a config (every algorithm this package trains). */
 export function makeLearner(config: LearnerConfig, env: VecEnv): Learner {
@@ -27,6 +33,8 @@ export function makeLearner(config: LearnerConfig, env: VecEnv): Learner {
       return new CscLearner(config, env);
     case 'cpo':
       return new CpoLearner(config, env);
+    case 'sac':
+      return new SacLearner(config, env);
   }
 }
 
@@ -65,6 +73,13 @@ export interface TrainOptions {
   readonly shouldStop?: () => boolean;
   /** Checkpoint whose policy weights start the run (ignored on --resume). */
   readonly initPolicy?: string;
+  /**
+   * Seed-data file (docs/seed-data.md) whose transitions go into D_env before the first epoch
+   * (Appendix A.10); recorded in the run folder's `seed-data.json`, from which `resume` re-seeds.
+   */
+  readonly seedData?: string;
+  /** Seed-data file to which every transition of this invocation is written (any algorithm). */
+  readonly recordTransitions?: string;
   /** Extra fields for config.json (command line, commit). */
   readonly provenance?: Record<string, unknown>;
 }
@@ -76,21 +91,80 @@ export interface TrainResult {
   readonly stopped: boolean;
   readonly last: EpochMetrics | undefined;
   readonly checkpoint: string | undefined;
+  /** Transitions written to `recordTransitions` (0 without it). */
+  readonly recordedTransitions: number;
+}
+
+/** The run folder's record of what seeded D_env. */
+export const SEED_RECORD_FILE = 'seed-data.json';
+
+/**
+ * Seeds the learner's D_env from a seed-data file; with `expectedSha256`, the file must still hold
+ * the bytes it held when the run was first seeded.
+ */
+export async function seedLearner(learner: Learner, path: string, spec: EnvSpec, expectedSha256?: string): Promise<SeedSummary> {
+  const replay = learner.replay;
+  if (replay === undefined || replay === null) {
+    throw new SeedDataError(`--seed-data ${path}: algo ${learner.config.algo} has no replay buffer to seed (it learns on-policy); seed csc, qensemble or sac runs`);
+  }
+  if (expectedSha256 !== undefined) {
+    const sha = await fileSha256(path);
+    if (sha !== expectedSha256) throw new SeedDataError(`${path}: the seed-data file changed since the run was seeded (SHA-256 ${sha}, the run folder's ${SEED_RECORD_FILE} says ${expectedSha256}); restore it to resume`);
+  }
+  return seedReplayBuffer(replay, resolve(path), spec);
+}
+
+/** The run folder's `seed-data.json`, when the run was seeded. */
+export async function readSeedRecord(dir: string): Promise<{ path: string; sha256: string } | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, SEED_RECORD_FILE), 'utf8');
+  } catch {
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new SeedDataError(`${join(dir, SEED_RECORD_FILE)}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || !('path' in parsed) || !('sha256' in parsed) || typeof parsed.path !== 'string' || typeof parsed.sha256 !== 'string') {
+    throw new SeedDataError(`${join(dir, SEED_RECORD_FILE)}: expected an object with 'path' and 'sha256' strings`);
+  }
+  return { path: parsed.path, sha256: parsed.sha256 };
 }
 
 /** Runs training into a run folder: config, metrics, checkpoints, status. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config } = options;
-  // The env first: an unknown id or a missing simulator fails before any run folder is made.
-  const env = options.env ?? (await makeVecEnv(config.env, config.numEnvs, options.sim));
-  let folder: RunFolder;
+  // The env first: an unknown id or a missing simulator fails before any run folder is made; so
+  // does a seed-data file that is malformed or does not fit the env.
+  const inner = options.env ?? (await makeVecEnv(config.env, config.numEnvs, options.sim));
+  let sink: SeedDataSink | undefined;
   try {
+    if (options.recordTransitions !== undefined) {
+      const { spec } = inner;
+      sink = await createSeedData(options.recordTransitions, { env: spec.id, obsSize: spec.obsSize, actSize: spec.actSize, source: { run: options.out, algo: config.algo, seed: config.seed, resume: options.resume, recorded: new Date().toISOString() } });
+    }
+  } catch (e) {
+    if (options.env === undefined) await inner.close();
+    throw e;
+  }
+  const recorder = sink === undefined ? undefined : new RecordingVecEnv(inner, sink);
+  const env: VecEnv = recorder ?? inner;
+  const learner = makeLearner(config, env);
+  let folder: RunFolder;
+  let seeded: SeedSummary | undefined;
+  try {
+    if (options.resume && options.seedData !== undefined) throw new SeedDataError(`--seed-data ${options.seedData}: a resumed run re-seeds from the file its ${SEED_RECORD_FILE} names; start a new run to seed from another`);
+    if (!options.resume && options.seedData !== undefined) seeded = await seedLearner(learner, options.seedData, env.spec);
     folder = options.resume ? await RunFolder.open(options.out) : await RunFolder.create(options.out);
   } catch (e) {
+    learner.dispose();
+    await sink?.abort();
     if (options.env === undefined) await env.close();
     throw e;
   }
-  const learner = makeLearner(config, env);
   let lastCheckpoint: string | undefined;
   let last: EpochMetrics | undefined;
   try {
@@ -98,9 +172,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const point = await folder.prepareResume();
       if (point.checkpoint !== undefined) await learner.restore(point.checkpoint.dir);
       last = point.metrics.at(-1);
+      // D_env is not checkpointed: seed it again from the same file, which must not have changed.
+      const record = await readSeedRecord(folder.dir);
+      if (record !== undefined) await seedLearner(learner, record.path, env.spec, record.sha256);
     } else {
       if (options.initPolicy !== undefined) await learner.initPolicyFrom(options.initPolicy);
-      await folder.writeConfig({ ...config, spec: env.spec, backendUsed: options.backend, initPolicy: options.initPolicy ?? null, ...options.provenance });
+      await folder.writeConfig({ ...config, spec: env.spec, backendUsed: options.backend, initPolicy: options.initPolicy ?? null, seedData: seeded?.path ?? null, recordTransitions: options.recordTransitions ?? null, ...options.provenance });
+      if (seeded !== undefined) await writeFileAtomic(join(folder.dir, SEED_RECORD_FILE), `${JSON.stringify(seeded, null, 2)}\n`);
     }
     await folder.writeStatus('running', learner.epoch - 1);
     await learner.start();
@@ -136,12 +214,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     const stopped = learner.epoch < config.epochs;
     await folder.writeStatus(stopped ? 'interrupted' : 'done', learner.epoch - 1, stopped ? 'stopped by request; continue with --resume' : undefined);
-    return { dir: folder.dir, epochs: learner.epoch, stopped, last, checkpoint: lastCheckpoint };
+    return { dir: folder.dir, epochs: learner.epoch, stopped, last, checkpoint: lastCheckpoint, recordedTransitions: recorder?.recorded ?? 0 };
   } catch (e) {
     await folder.writeStatus('failed', learner.epoch - 1, e instanceof Error ? e.message : String(e)).catch(() => undefined);
     throw e;
   } finally {
     learner.dispose();
+    // What was recorded is published even when the run stops or fails: each record is complete.
+    await sink?.close();
     if (options.env === undefined) await env.close();
   }
 }
