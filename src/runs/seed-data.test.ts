@@ -128,3 +128,24 @@ test('seeding a replay buffer adds every record, or none when a record is bad', 
   await assert.rejects(seedReplayBuffer(empty, bad, spec), /bad\.jsonl:4: record 3: field 'failure'/);
   assert.equal(empty.size, 0);
 });
+
+test('a rosbag2 MCAP file of /csc/transition messages seeds like a JSON Lines file; its sizes are checked', async () => {
+  const dir = await tmp();
+  const path = join(dir, 'robot.mcap');
+  const sink = await createSeedData(path, { env: 'toy', obsSize: 3, actSize: 2 });
+  for (const t of transitions) await sink.write(t);
+  assert.equal(await sink.close(), 3);
+  // A bag carries no env id, so a robot log seeds a sim env of the same layout.
+  assert.deepEqual(await readAll(path, { id: 'ros:panda', obsSize: 3, actSize: 2 }), transitions);
+  await assert.rejects(loadSeedData(path, { id: 'toy', obsSize: 4, actSize: 2 }), (e: unknown) => e instanceof SeedDataError && /obsSize 3, actSize 2.*obsSize 4/.test(e.message));
+  // A bag without transitions, and a file that is not MCAP, fail naming the file.
+  const { McapRecorder } = await import('../ros/mcap.ts');
+  const empty = join(dir, 'empty.mcap');
+  const rec = await McapRecorder.open(empty);
+  rec.write('/e_stop', 'std_msgs/msg/Bool', { data: true }, 1n);
+  await rec.close();
+  await assert.rejects(loadSeedData(empty, spec), (e: unknown) => e instanceof SeedDataError && e.message.includes(empty) && e.message.includes('/csc/transition'));
+  const junk = join(dir, 'junk.mcap');
+  await writeFile(junk, 'not a bag');
+  await assert.rejects(loadSeedData(junk, spec), (e: unknown) => e instanceof SeedDataError && e.message.includes(junk));
+});

@@ -21,6 +21,7 @@ import { fsyncDir, tempSiblingPath } from '../core/atomic.ts';
 import type { ReplayBuffer } from '../core/replay.ts';
 import type { EnvSpec } from '../envs/env.ts';
 import { dirname } from 'node:path';
+import { McapRecorder, readMcapTransitions, TRANSITION_TOPIC } from '../ros/mcap.ts';
 
 export const SEED_DATA_FORMAT = 'csc-seed-data';
 export const SEED_DATA_VERSION = 1;
@@ -133,7 +134,8 @@ export function checkHeaderFits(header: SeedDataHeader, path: string, spec: Pick
   if (header.obsSize !== spec.obsSize || header.actSize !== spec.actSize) {
     throw new SeedDataError(`${path}: header has obsSize ${header.obsSize}, actSize ${header.actSize} (env ${header.env}), but env ${spec.id} has obsSize ${spec.obsSize}, actSize ${spec.actSize}`);
   }
-  if (header.env !== spec.id) throw new SeedDataError(`${path}: header says env "${header.env}", but the run's env is "${spec.id}"; record seed data on the env it seeds`);
+  // An MCAP bag carries no env id (header.env ''): a robot log seeds the sim env of the same layout.
+  if (header.env !== '' && header.env !== spec.id) throw new SeedDataError(`${path}: header says env "${header.env}", but the run's env is "${spec.id}"; record seed data on the env it seeds`);
 }
 
 /** An open seed-data file: its header now, its records as they are read. */
@@ -327,8 +329,66 @@ export const JSON_LINES_FORMAT: SeedDataFormat = {
   },
 };
 
+/**
+ * rosbag2 MCAP (`.mcap`): the `/csc/transition` messages (csc_node/msg/Transition, the same seven
+ * fields) that `csc node` and `csc train --record-transitions FILE.mcap` record, beside whatever
+ * else the bag holds (docs/ros-packaging.md). A bag has no env id: its header takes the sizes from
+ * the first transition and `env` ''; every record is then checked like a JSON Lines one.
+ */
+export const MCAP_FORMAT: SeedDataFormat = {
+  name: 'rosbag2 MCAP',
+  extensions: ['.mcap'],
+  async open(path) {
+    const records = await readMcapTransitions(path).catch((e: unknown) => {
+      throw new SeedDataError(e instanceof Error ? e.message : String(e));
+    });
+    const first = records[0];
+    if (first === undefined) throw new SeedDataError(`${path}: the bag has no ${TRANSITION_TOPIC} messages; expected transitions recorded by csc node or csc train --record-transitions`);
+    const header: SeedDataHeader = { format: SEED_DATA_FORMAT, version: SEED_DATA_VERSION, env: '', obsSize: first.obs.length, actSize: first.action.length, container: 'mcap' };
+    let used = false;
+    return {
+      path,
+      header,
+      close: () => undefined,
+      async *transitions() {
+        if (used) throw new SeedDataError(`${path}: transitions() can be read once per open source`);
+        used = true;
+        for (const [i, r] of records.entries()) {
+          const raw = { ...r, obs: Array.from(r.obs), action: Array.from(r.action), next_obs: Array.from(r.next_obs) };
+          yield await Promise.resolve(parseSeedRecord(raw, header, { path, record: i + 1 }));
+        }
+      },
+    };
+  },
+  async create(path, header) {
+    parseSeedHeader(header, path);
+    const recorder = await McapRecorder.open(path);
+    let count = 0;
+    return {
+      path,
+      write(t) {
+        if (t.obs.length !== header.obsSize || t.nextObs.length !== header.obsSize || t.action.length !== header.actSize) {
+          return Promise.reject(new SeedDataError(`${path}: transition ${count + 1} has obs ${t.obs.length}, next_obs ${t.nextObs.length}, action ${t.action.length} values; the header says obsSize ${header.obsSize}, actSize ${header.actSize}`));
+        }
+        // Log time: one millisecond per transition from 0, so the bag's order is the run's order.
+        recorder.writeTransition({ obs: t.obs, action: t.action, reward: t.reward, failure: t.failure, terminated: t.terminated, truncated: t.truncated, next_obs: t.nextObs }, BigInt(count) * 1_000_000n);
+        count++;
+        return Promise.resolve();
+      },
+      async close() {
+        await recorder.close();
+        return count;
+      },
+      async abort() {
+        await recorder.close().catch(() => undefined);
+        await rm(path, { force: true });
+      },
+    };
+  },
+};
+
 /** Every seed-data container this package reads and writes, by extension (docs/seed-data.md). */
-export const SEED_DATA_FORMATS: readonly SeedDataFormat[] = [JSON_LINES_FORMAT];
+export const SEED_DATA_FORMATS: readonly SeedDataFormat[] = [JSON_LINES_FORMAT, MCAP_FORMAT];
 
 /** The format of `path`, by its longest matching extension. */
 export function seedDataFormatFor(path: string): SeedDataFormat {
