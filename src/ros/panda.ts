@@ -109,41 +109,46 @@ export function pandaObservation(s: PandaState, profile: PandaProfile, setpoint:
 }
 
 /**
- * The hard limits on a Cartesian velocity command, in order: non-finite components → 0, rate
- * limit against the previous command, norm ≤ max velocity, and the workspace box (each axis may
- * move toward a face only as fast as it can still stop there: min(d / T, √(2·a·d)), and never
- * outward from outside). Invariants (property-tested): |v| ≤ vmax; ee + v·T stays in the box from
- * inside; |v − prev| ≤ a·T on every axis the workspace did not cut.
+ * The hard limits on a Cartesian velocity command, in order: non-finite components → 0; the norm
+ * capped at the max velocity; the rate limit, by moving from the previous command toward that
+ * target only as far as every axis may change in one period (a straight segment between two
+ * points of the velocity ball stays in it); then the workspace box: each axis may move toward a
+ * face only as fast as it can still stop there, min(d / T, √(2·a·d)), and never outward from
+ * outside. Invariants (property-tested): |v| ≤ vmax; from inside the box ee + v·T stays inside;
+ * |v − prev| ≤ a·T on every axis the workspace did not cut.
  */
 export function limitTwist(desired: Vec3, prev: Vec3, ee: Vec3, limits: PandaProfile['limits'], periodS: number): { v: Vec3; flags: LimitFlag[] } {
   const flags = new Set<LimitFlag>();
-  const v = [0, 0, 0];
-  const dv = limits.maxLinearAccelMPerS2 * periodS;
+  const d = [0, 0, 0];
   for (let i = 0; i < 3; i++) {
-    let x = desired[i]!;
-    if (!Number.isFinite(x)) {
-      flags.add('non-finite');
-      x = 0;
-    }
-    const lo = prev[i]! - dv;
-    const hi = prev[i]! + dv;
-    if (x < lo || x > hi) flags.add('rate');
-    v[i] = clamp(x, lo, hi);
+    const x = desired[i]!;
+    if (Number.isFinite(x)) d[i] = x;
+    else flags.add('non-finite');
   }
-  const norm = Math.hypot(v[0]!, v[1]!, v[2]!);
+  const norm = Math.hypot(d[0]!, d[1]!, d[2]!);
   if (norm > limits.maxLinearVelMPerS) {
     flags.add('velocity');
     const s = limits.maxLinearVelMPerS / norm;
-    for (let i = 0; i < 3; i++) v[i]! *= s;
+    for (let i = 0; i < 3; i++) d[i]! *= s;
   }
+  const dv = limits.maxLinearAccelMPerS2 * periodS;
+  let t = 1;
+  for (let i = 0; i < 3; i++) {
+    const change = Math.abs(d[i]! - prev[i]!);
+    if (change > dv) t = Math.min(t, dv / change);
+  }
+  if (t < 1) flags.add('rate');
+  const v = [0, 0, 0];
   for (let i = 0; i < 3; i++) {
     const a = limits.maxLinearAccelMPerS2;
     const dHi = limits.workspaceMaxM[i]! - ee[i]!;
     const dLo = ee[i]! - limits.workspaceMinM[i]!;
     const up = dHi > 0 ? Math.min(dHi / periodS, Math.sqrt(2 * a * dHi)) : 0;
     const down = dLo > 0 ? -Math.min(dLo / periodS, Math.sqrt(2 * a * dLo)) : 0;
-    if (v[i]! > up || v[i]! < down) flags.add('workspace');
-    v[i] = clamp(v[i]!, down, up);
+    const x = prev[i]! + t * (d[i]! - prev[i]!);
+    if (x > up || x < down) flags.add('workspace');
+    // A NaN end-effector position makes both bounds 0: no motion.
+    v[i] = x > up ? up : x < down ? down : x;
   }
   return { v: [v[0]!, v[1]!, v[2]!], flags: [...flags] };
 }
