@@ -9,7 +9,7 @@
  * damping command (the sim's PD gains are fixed, so a hold becomes position targets at the
  * measured joint positions).
  */
-import { Subject, concatMap, firstValueFrom, from, takeUntil } from 'rxjs';
+import { Subject, concatMap, lastValueFrom, takeUntil } from 'rxjs';
 import { EnvInputError, type VecEnv } from '../envs/env.ts';
 import { LAIKAGO_OBS_NAMES } from './laikago.ts';
 import type { Header, Quaternion, Vector3 } from './messages.ts';
@@ -82,20 +82,17 @@ export class SimBridge {
     }
   }
 
-  /** Resets the sim, then answers every command with one env step until `episodes` have ended. */
-  async run(episodes: number, seed: number): Promise<SimRunSummary> {
+  /** Resets the sim, then answers every command with one env step until `episodes` have ended (or `maxSteps` steps). */
+  async run(episodes: number, seed: number, maxSteps = Number.POSITIVE_INFINITY): Promise<SimRunSummary> {
     const reset = this.transport.createPublisher(this.profile.topics.reset, 'std_msgs/msg/Empty');
     let done = 0;
     let steps = 0;
     let failures = 0;
     let rewardSum = 0;
     const finished = new Subject<void>();
-    const stepping = this.commands$.pipe(
-      concatMap((cmd) => from(this.env.step(this.toAction(cmd).map((a) => Math.max(-1, Math.min(1, a)))))),
-      takeUntil(finished),
-    );
-    const result = firstValueFrom(
-      stepping.pipe(
+    const result = lastValueFrom(
+      this.commands$.pipe(
+        concatMap((cmd) => this.env.step(this.toAction(cmd).map((a) => Math.max(-1, Math.min(1, a))))),
         concatMap(async (r) => {
           steps++;
           rewardSum += r.reward[0]!;
@@ -106,12 +103,18 @@ export class SimBridge {
               finished.next();
               return;
             }
+            // The env auto-reset: a new episode starts from r.obs.
             reset.publish({});
           }
-          // Let the step's promise settle before the node's synchronous reply starts the next one.
+          if (steps >= maxSteps) {
+            finished.next();
+            return;
+          }
+          // Let the step settle before the node's synchronous reply asks for the next one.
           await Promise.resolve();
           this.publish(r.obs);
         }),
+        takeUntil(finished),
       ),
       { defaultValue: undefined },
     );
