@@ -43,7 +43,7 @@ export interface RclnodejsOptions {
   readonly nodeName: string;
   /** Arguments for rcl: everything from `--ros-args` on (parameter files, remaps, log level). */
   readonly rosArgs: readonly string[];
-  /** Called once after a signal has shut the transport down. */
+  /** Called on SIGINT/SIGTERM instead of shutting down at once (the caller shuts down). */
   readonly onSignal?: (signal: NodeJS.Signals) => void;
 }
 
@@ -66,8 +66,11 @@ export async function createRclnodejsTransport(options: RclnodejsOptions): Promi
   const node = new rcl.Node(options.nodeName);
   const transport = new RclnodejsTransport(rcl, node, options.nodeName);
   node.spin();
+  // With a handler, the caller stops its node first (a final hold command) and then shuts the
+  // transport down; without one, the signal shuts the transport down at once.
   const onSignal = (signal: NodeJS.Signals): void => {
-    void transport.shutdown().then(() => options.onSignal?.(signal));
+    if (options.onSignal !== undefined) options.onSignal(signal);
+    else void transport.shutdown();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
