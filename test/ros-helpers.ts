@@ -85,7 +85,7 @@ export function pandaWorld(): PandaWorld {
 }
 
 /** Publishes a Panda state on the profile's topics (positions offset by the task-frame origin). */
-export function pandaRobot(t: RosTransport, profile: PandaProfile): (w: PandaWorld) => void {
+export function pandaRobot(t: RosTransport, profile: PandaProfile): (w: PandaWorld, only?: readonly string[]) => void {
   const s = profile.state;
   const o = profile.taskFrameOriginM;
   const js = t.createPublisher(s.jointStates, 'sensor_msgs/msg/JointState');
@@ -96,13 +96,15 @@ export function pandaRobot(t: RosTransport, profile: PandaProfile): (w: PandaWor
   const goal = t.createPublisher(s.goal, 'geometry_msgs/msg/PointStamped');
   const v3 = (a: readonly number[]): { x: number; y: number; z: number } => ({ x: a[0]!, y: a[1]!, z: a[2]! });
   const zero = { x: 0, y: 0, z: 0 };
-  return (w) => {
+  /** Publishes every state topic, or only the topics in `only`. */
+  return (w, only) => {
     const header: Header = { stamp: t.now(), frame_id: 'panda_link0' };
-    js.publish({ header, name: ['panda_joint1'], position: [0], velocity: [0], effort: [0] });
-    eePose.publish({ header, pose: { position: v3(w.ee.map((x, i) => x + o[i]!)), orientation: { x: 1, y: 0, z: 0, w: 0 } } });
-    eeTwist.publish({ header, twist: { linear: v3(w.eeV), angular: zero } });
-    objPose.publish({ header, pose: { position: v3(w.block.map((x, i) => x + o[i]!)), orientation: { x: w.blockQ[0], y: w.blockQ[1], z: w.blockQ[2], w: w.blockQ[3] } } });
-    objTwist.publish({ header, twist: { linear: v3(w.blockV), angular: zero } });
-    goal.publish({ header, point: v3([w.goal[0] + o[0], w.goal[1] + o[1], o[2]]) });
+    const on = (topic: string): boolean => only === undefined || only.includes(topic);
+    if (on(s.jointStates)) js.publish({ header, name: ['panda_joint1'], position: [0], velocity: [0], effort: [0] });
+    if (on(s.eePose)) eePose.publish({ header, pose: { position: v3(w.ee.map((x, i) => x + o[i]!)), orientation: { x: 1, y: 0, z: 0, w: 0 } } });
+    if (on(s.eeTwist)) eeTwist.publish({ header, twist: { linear: v3(w.eeV), angular: zero } });
+    if (on(s.objectPose)) objPose.publish({ header, pose: { position: v3(w.block.map((x, i) => x + o[i]!)), orientation: { x: w.blockQ[0], y: w.blockQ[1], z: w.blockQ[2], w: w.blockQ[3] } } });
+    if (on(s.objectTwist)) objTwist.publish({ header, twist: { linear: v3(w.blockV), angular: zero } });
+    if (on(s.goal)) goal.publish({ header, point: v3([w.goal[0] + o[0], w.goal[1] + o[1], o[2]]) });
   };
 }

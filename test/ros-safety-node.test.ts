@@ -38,6 +38,8 @@ interface Rig {
   at(atMs: number, f: () => void): void;
   run(untilMs: number): void;
   estop: RosPublisher<'std_msgs/msg/Bool'>;
+  /** Publishes only the given state topics, now. */
+  partial(w: PandaWorld, topics: readonly string[]): void;
   reset: RosPublisher<'std_msgs/msg/Empty'>;
 }
 
@@ -59,6 +61,9 @@ function rig(options: { trigger?: 'timer' | 'fresh-state'; policy?: DeployedPoli
     twists: [],
     critic: [],
     diagnostics: [],
+    partial: (w, topics) => {
+      publishState(w, topics);
+    },
     state: (atMs, w = pandaWorld()) => {
       r.at(atMs, () => {
         publishState(w);
@@ -204,11 +209,18 @@ test('fresh-state trigger: one decision per complete set of new state messages, 
   // A decision at each complete set; then, 100 ms after the last, holds at the control rate.
   assert.deepEqual(ks.slice(0, 4), ['10:policy', '30:policy', '35:policy', '70:policy']);
   assert.deepEqual(ks.slice(4), ['170:stale', '220:stale', '270:stale', '320:stale', '370:stale']);
-  // Without a complete new set nothing is decided until the watchdog.
+  // Five of the six topics anew do not make a complete set; the sixth does.
   const p = rig({ trigger: 'fresh-state' });
   p.state(10);
+  const allButGoal = [profile.state.jointStates, profile.state.eePose, profile.state.eeTwist, profile.state.objectPose, profile.state.objectTwist];
+  p.at(20, () => {
+    p.partial(pandaWorld(), allButGoal);
+  });
+  p.at(40, () => {
+    p.partial(pandaWorld(), [profile.state.goal]);
+  });
   p.run(60);
-  assert.deepEqual(kinds(p.decisions), ['10:policy']);
+  assert.deepEqual(kinds(p.decisions), ['10:policy', '40:policy']);
 });
 
 test('critic topic: [Q_C, ε, tried, fallback, hold] per decision; diagnostics at 1 Hz with level and reason', () => {
