@@ -16,6 +16,7 @@ import { CscLearner } from '../src/algos/csc.ts';
 import { resolveConfig } from '../src/algos/config.ts';
 import { makeVecEnv } from '../src/envs/make.ts';
 import { initBackend } from '../src/nn/backend.ts';
+import { readMcapMessages, readMcapTransitions } from '../src/ros/mcap.ts';
 
 const csc = (...args: string[]): { code: number | null; out: string; err: string } => {
   const r = spawnSync(process.execPath, ['bin/csc.mjs', ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, AMENT_PREFIX_PATH: '', ROS_DISTRO: '' } });
@@ -35,7 +36,8 @@ test('csc node --sim panda-push-topple: the deploy path end to end against the P
   }
   const steps = 120;
   // ε = 0.5: Q_C of random critic weights sits near 0.5, so some candidates pass and some do not.
-  const r = csc('node', '--sim', 'panda-push-topple', '--checkpoint', out, '--episodes', '5', '--max-steps', String(steps), '--seed', '3', '--epsilon', '0.5');
+  const bag = join(out, '..', 'node.mcap');
+  const r = csc('node', '--sim', 'panda-push-topple', '--checkpoint', out, '--episodes', '5', '--max-steps', String(steps), '--seed', '3', '--epsilon', '0.5', '--record', bag);
   assert.equal(r.code, 0, r.err);
   const s = JSON.parse(r.out) as {
     env: string;
@@ -62,6 +64,19 @@ test('csc node --sim panda-push-topple: the deploy path end to end against the P
   // The observation the node built from ROS messages is the sim's (float32 rounding only).
   assert.ok(s.obsMaxAbsDiff < 1e-5, `obs differs from the sim's by ${s.obsMaxAbsDiff}`);
   assert.ok(s.meanQc !== null && s.meanQc > 0 && s.meanQc < 1);
+  // The MCAP file the node wrote reads back: every command, the critic's numbers, the transitions.
+  const twists = await readMcapMessages(bag, ['/servo_node/delta_twist_cmds']);
+  assert.equal(twists.length, steps + 1);
+  assert.equal(twists[0]!.type, 'geometry_msgs/msg/TwistStamped');
+  const critic = await readMcapMessages(bag, ['/csc/critic']);
+  assert.equal(critic.length, steps);
+  assert.equal((critic[0]!.message as { data: Float64Array }).data[1], 0.5);
+  const transitions = await readMcapTransitions(bag);
+  assert.equal(transitions.length, steps);
+  assert.equal(transitions[0]!.obs.length, 23);
+  // Each transition's action is the executed twist in action units (1 m/s per unit).
+  const tw = twists[0]!.message as { twist: { linear: { x: number } } };
+  assert.ok(Math.abs(transitions[0]!.action[0]! - tw.twist.linear.x) < 1e-6);
 });
 
 test('csc node without a sourced ROS 2 says how to get it; bad flags exit 2', () => {

@@ -4,11 +4,13 @@
  * loopback transport (sim in the loop), so the whole deploy path runs without ROS 2.
  */
 import { fileURLToPath } from 'node:url';
-import { Subject, lastValueFrom, takeUntil } from 'rxjs';
+import { Subject, Subscription, lastValueFrom, takeUntil } from 'rxjs';
 import { loadDeployedPolicy } from '../algos/load.ts';
 import { makeVecEnv } from '../envs/make.ts';
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from '../nn/backend.ts';
 import { LoopbackGraph, LoopbackTransport } from '../ros/loopback.ts';
+import { McapRecorder } from '../ros/mcap.ts';
+import type { Time } from '../ros/messages.ts';
 import { type RobotProfile, loadProfile } from '../ros/profile.ts';
 import { createRclnodejsTransport } from '../ros/rclnodejs-transport.ts';
 import { type Decision, SafetyNode } from '../ros/safety-node.ts';
@@ -25,8 +27,10 @@ critic Q_C and clamped to the profile's hard limits out, with a state watchdog, 
 the critic's numbers and diagnostics (docs/ros.md).
 
 On a robot, ROS 2 must be sourced and rclnodejs installed (npm install rclnodejs); everything
-after --ros-args goes to rcl (--params-file FILE, -p name:=value, -r from:=to). The parameters
-checkpoint, profile, epsilon, filter and deterministic may come from there instead of flags.
+after --ros-args goes to rcl (--params-file FILE, -p name:=value, -r from:=to). Parameters
+(docs/ros-packaging.md): checkpoint, profile (when not flags), epsilon (negative: the
+checkpoint's), state_timeout_ms (0: the profile's; may only tighten it), deterministic (default
+true), record_path (MCAP file for the commands and the critic's numbers; empty: none).
 
 With --sim ENV the node runs against the Python sim ENV (e.g. panda-push-topple) through the
 in-process loopback transport, every message CDR-encoded; prints a JSON summary.
@@ -40,7 +44,9 @@ Options:
   --sim-endpoint URL  with --sim: a running sim server (tcp://host:port) instead of spawning one
   --epsilon X         filter threshold (default: ε of the checkpoint's last epoch)
   --no-filter         act with the policy alone (the hard limits still apply)
-  --deterministic     first candidate is the policy's mean action
+  --deterministic     first candidate is the policy's mean action (with --sim; on ROS 2 the
+                      parameter deterministic, default true)
+  --record FILE       write commands, critic numbers (and with --sim the transitions) to an MCAP file
   --seed N            seed of candidate sampling and sim resets (default 0)
   --backend NAME      ${BACKEND_CHOICES.join(' | ')}
   -h, --help
@@ -56,6 +62,7 @@ const FLAGS = {
   epsilon: { type: 'string' },
   'no-filter': { type: 'boolean' },
   deterministic: { type: 'boolean' },
+  record: { type: 'string' },
   seed: { type: 'string' },
   backend: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -98,6 +105,7 @@ export async function nodeCommand(argv: readonly string[]): Promise<number> {
       filter: f['no-filter'] !== true,
       deterministic: f.deterministic === true,
       simEndpoints: listFlag(f['sim-endpoint']),
+      ...(f.record !== undefined ? { record: f.record } : {}),
     });
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     return 0;
@@ -120,23 +128,45 @@ export async function nodeCommand(argv: readonly string[]): Promise<number> {
     const profile = await loadProfile(profileFile);
     const dir = await resolveCheckpointDir(checkpoint);
     const policy = await loadDeployedPolicy(dir, { seed });
+    let recorder: McapRecorder | null = null;
     try {
-      const epsilon = epsilonFlag ?? transport.declareParameter('epsilon', Number.isFinite(policy.epsilon) ? policy.epsilon : 0);
-      const filter = f['no-filter'] === true ? false : transport.declareParameter('filter', true);
-      const deterministic = f.deterministic === true ? true : transport.declareParameter('deterministic', false);
-      const node = new SafetyNode({ transport, profile, policy, epsilon, filter, deterministic });
-      process.stderr.write(`csc node: ${profile.name} at ${profile.controlRateHz} Hz, ${policy.algo} policy from ${dir} (${policy.spec.id}), ε = ${epsilon}, filter ${filter && policy.hasCritic ? 'on' : 'off'}\n`);
+      const epsParam = transport.declareParameter('epsilon', -1.0);
+      const epsilon = epsilonFlag ?? (epsParam >= 0 ? epsParam : policy.epsilon);
+      const timeoutParam = transport.declareParameter('state_timeout_ms', 0.0);
+      if (timeoutParam < 0 || timeoutParam > profile.stateTimeoutMs) throw new UsageError(`parameter state_timeout_ms = ${timeoutParam}: expected 0 (the profile's ${profile.stateTimeoutMs} ms) or a tighter positive value ≤ ${profile.stateTimeoutMs}`);
+      const deterministic = f.deterministic === true ? true : transport.declareParameter('deterministic', true);
+      const recordPath = f.record ?? transport.declareParameter('record_path', '');
+      const filter = f['no-filter'] !== true;
+      const node = new SafetyNode({ transport, profile, policy, epsilon, filter, deterministic, ...(timeoutParam > 0 ? { stateTimeoutMs: timeoutParam } : {}) });
+      if (recordPath !== '') recorder = await McapRecorder.open(recordPath);
+      const recording = recorder === null ? null : recordNodeTopics(transport, profile, recorder);
+      process.stderr.write(`csc node: ${profile.name} at ${profile.controlRateHz} Hz, ${policy.algo} policy from ${dir} (${policy.spec.id}), ε = ${epsilon}, filter ${filter && policy.hasCritic ? 'on' : 'off'}${recordPath !== '' ? `, recording to ${recordPath}` : ''}\n`);
       node.start();
       await lastValueFrom(node.decisions$.pipe(takeUntil(stopped)), { defaultValue: undefined });
       node.stop();
+      recording?.unsubscribe();
       process.stderr.write(`csc node: stopped; ${JSON.stringify(node.stats)}\n`);
     } finally {
       policy.dispose();
+      await recorder?.close();
     }
   } finally {
     await transport.shutdown();
   }
   return 0;
+}
+
+const timeNs = (t: Time): bigint => BigInt(t.sec) * 1_000_000_000n + BigInt(t.nanosec);
+
+/** Records the node's command and critic topics (as published, read back through the transport). */
+export function recordNodeTopics(t: RosTransport, profile: RobotProfile, recorder: McapRecorder): Subscription {
+  const sub = new Subscription();
+  const critic = profile.topics.critic;
+  sub.add(t.subscribe(critic, 'std_msgs/msg/Float64MultiArray').subscribe((m) => { recorder.write(critic, 'std_msgs/msg/Float64MultiArray', m, timeNs(t.now())); }));
+  const cmd = profile.command.topic;
+  if (profile.robot === 'panda') sub.add(t.subscribe(cmd, 'geometry_msgs/msg/TwistStamped').subscribe((m) => { recorder.write(cmd, 'geometry_msgs/msg/TwistStamped', m, timeNs(m.header.stamp)); }));
+  else sub.add(t.subscribe(cmd, 'std_msgs/msg/Float64MultiArray').subscribe((m) => { recorder.write(cmd, 'std_msgs/msg/Float64MultiArray', m, timeNs(t.now())); }));
+  return sub;
 }
 
 /** Options of {@link runSimInTheLoop}. */
@@ -151,6 +181,8 @@ export interface SimInTheLoopOptions {
   readonly filter?: boolean;
   readonly deterministic?: boolean;
   readonly simEndpoints?: readonly string[] | undefined;
+  /** MCAP file for commands, critic numbers and transitions. */
+  readonly record?: string;
   /** Called with every decision and the observation the sim computed for that state. */
   readonly onDecision?: (d: Decision, simObs: Float32Array) => void;
 }
@@ -190,10 +222,20 @@ export async function runSimInTheLoop(o: SimInTheLoopOptions): Promise<Record<st
       }
       o.onDecision?.(d, bridge.lastObs);
     });
+    const recorder = o.record === undefined ? null : await McapRecorder.open(o.record);
+    const recording = recorder === null ? null : recordNodeTopics(simT, o.profile, recorder);
     node.start();
-    const run = await bridge.run(o.episodes, o.seed, o.maxSteps);
-    node.stop();
-    bridge.close();
+    let run: Awaited<ReturnType<SimBridge['run']>>;
+    try {
+      run = await bridge.run(o.episodes, o.seed, o.maxSteps, recorder === null ? undefined : (tr) => {
+        recorder.writeTransition(tr, timeNs(simT.now()));
+      });
+      node.stop();
+    } finally {
+      recording?.unsubscribe();
+      bridge.close();
+      await recorder?.close();
+    }
     return {
       ...run,
       checkpoint: o.checkpoint,

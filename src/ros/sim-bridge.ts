@@ -12,6 +12,7 @@
 import { Subject, concatMap, lastValueFrom, takeUntil } from 'rxjs';
 import { EnvInputError, type VecEnv } from '../envs/env.ts';
 import { LAIKAGO_OBS_NAMES } from './laikago.ts';
+import type { TransitionRecord } from './mcap.ts';
 import type { Header, Quaternion, Vector3 } from './messages.ts';
 import { PANDA_OBS_NAMES } from './panda.ts';
 import type { LaikagoProfile, PandaProfile, RobotProfile } from './profile.ts';
@@ -83,7 +84,7 @@ export class SimBridge {
   }
 
   /** Resets the sim, then answers every command with one env step until `episodes` have ended (or `maxSteps` steps). */
-  async run(episodes: number, seed: number, maxSteps = Number.POSITIVE_INFINITY): Promise<SimRunSummary> {
+  async run(episodes: number, seed: number, maxSteps = Number.POSITIVE_INFINITY, onTransition?: (t: TransitionRecord) => void): Promise<SimRunSummary> {
     const reset = this.transport.createPublisher(this.profile.topics.reset, 'std_msgs/msg/Empty');
     let done = 0;
     let steps = 0;
@@ -92,8 +93,12 @@ export class SimBridge {
     const finished = new Subject<void>();
     const result = lastValueFrom(
       this.commands$.pipe(
-        concatMap((cmd) => this.env.step(this.toAction(cmd).map((a) => Math.max(-1, Math.min(1, a))))),
-        concatMap(async (r) => {
+        concatMap(async (cmd) => {
+          const action = this.toAction(cmd).map((a) => Math.max(-1, Math.min(1, a)));
+          return { action, obs: this.lastObs, r: await this.env.step(action) };
+        }),
+        concatMap(async ({ action, obs, r }) => {
+          onTransition?.({ obs, action, reward: r.reward[0]!, failure: r.failure[0] === 1 ? 1 : 0, terminated: r.terminated[0] === 1, truncated: r.truncated[0] === 1, next_obs: r.nextObs });
           steps++;
           rewardSum += r.reward[0]!;
           if (r.terminated[0] === 1 || r.truncated[0] === 1) {
