@@ -6,6 +6,7 @@
 import { UsageError } from './args.ts';
 import { COMPARE_USAGE, compareCommand } from './compare.ts';
 import { EVAL_USAGE, evalCommand } from './eval.ts';
+import { NODE_USAGE, nodeCommand } from './node.ts';
 import { PLOT_USAGE, plotCommand } from './plot.ts';
 import { RECORD_USAGE, recordCommand } from './record.ts';
 import { SIM_USAGE, simCommand } from './sim.ts';
@@ -20,6 +21,7 @@ Commands:
   plot      the paper's figures from run folders (SVG and PNG)
   record    roll out a run's policy and write its transitions as seed data (--seed-data)
   sim       serve a Python simulator over ZeroMQ (csc sim serve)
+  node      the ROS 2 safety node (on a robot, or sim in the loop with --sim ENV)
   help      this text
 
 Run 'csc <command> --help' for a command's options.
@@ -34,6 +36,7 @@ const COMMANDS: Record<string, { run: Command; usage: string }> = {
   plot: { run: (argv) => plotCommand(argv), usage: PLOT_USAGE },
   record: { run: recordCommand, usage: RECORD_USAGE },
   sim: { run: simCommand, usage: SIM_USAGE },
+  node: { run: nodeCommand, usage: NODE_USAGE },
 };
 
 export async function main(argv: readonly string[]): Promise<number> {

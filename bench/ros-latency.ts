@@ -1,0 +1,186 @@
+/**
+ * ROS safety node latency: state in → command out through the loopback transport (every message
+ * CDR-encoded and decoded), Panda profile, 100-candidate filter, states arriving at 1 kHz. The
+ * latency of one sample is from the first of the six state messages being published to the
+ * TwistStamped arriving at the robot's subscription. Reference in the same run: the bare filter
+ * decision (`DeployedPolicy.act` on one state), and the node with CDR switched off.
+ *
+ *   node --import tsx bench/ros-latency.ts [--samples 3000] [--backend auto|wasm|cpu]
+ *
+ * Two filter cases: `accept` (ε = 2: the first probe pass accepts) and `exhausted` (ε = −1: all
+ * 100 candidates scored, two critic passes — the worst case). The policy and critic have the
+ * default sizes with random weights: the cost of a decision does not depend on the weights.
+ * Goal: p99 ≤ 1 ms (the Franka control period). Writes bench/results/ros-latency.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { PolicyActor } from '../src/algos/actor.ts';
+import { DEFAULT_CONFIG } from '../src/algos/config.ts';
+import type { DeployedPolicy } from '../src/algos/deploy.ts';
+import { SafetyCritic } from '../src/algos/safety-critic.ts';
+import { Rng } from '../src/core/rng.ts';
+import type { EnvSpec } from '../src/envs/env.ts';
+import { type BackendChoice, initBackend } from '../src/nn/backend.ts';
+import { GaussianPolicy } from '../src/nn/policy.ts';
+import { LoopbackGraph, LoopbackTransport } from '../src/ros/loopback.ts';
+import { PANDA_OBS_NAMES } from '../src/ros/panda.ts';
+import { type PandaProfile, loadProfile } from '../src/ros/profile.ts';
+import { SafetyNode } from '../src/ros/safety-node.ts';
+
+const GOAL_P99_MS = 1;
+const { values } = parseArgs({
+  options: {
+    samples: { type: 'string', default: '3000' },
+    backend: { type: 'string', default: 'auto' },
+    out: { type: 'string', default: 'bench/results/ros-latency.json' },
+  },
+});
+const samples = Number(values.samples);
+const backend = await initBackend(values.backend as BackendChoice);
+const profile = (await loadProfile('hardware/panda.yaml')) as PandaProfile;
+
+const spec: EnvSpec = {
+  id: 'panda-push-topple',
+  obsSize: PANDA_OBS_NAMES.length,
+  actSize: 3,
+  actLow: [-1, -1, -1],
+  actHigh: [1, 1, 1],
+  obsNames: PANDA_OBS_NAMES,
+  actNames: ['ee_vx_cmd', 'ee_vy_cmd', 'ee_vz_cmd'],
+  maxEpisodeSteps: 500,
+  controlPeriodS: 0.05,
+  failureMeaning: 'the block topples',
+};
+
+function actor(epsilon: number): DeployedPolicy {
+  const c = DEFAULT_CONFIG;
+  const rng = new Rng(1);
+  const policy = new GaussianPolicy({ obsSize: spec.obsSize, actSize: 3, hidden: c.policyHidden, activation: c.activation, initLogStd: c.initLogStd }, rng);
+  const critic = new SafetyCritic({ obsSize: spec.obsSize, actSize: 3, hidden: c.criticHidden, activation: c.activation, lr: c.criticLr, alpha: c.cqlAlpha, gamma: c.gamma, targetTau: c.criticTargetTau }, rng);
+  return new PolicyActor(spec, 'csc', policy, critic, epsilon, { candidates: c.filterCandidates, probe: c.filterProbe, threshold: 'q' }, 1, () => {
+    policy.dispose();
+    critic.dispose();
+  });
+}
+
+interface Percentiles {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+}
+
+function percentiles(xs: number[]): Percentiles {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  return { p50Ms: q(0.5), p99Ms: q(0.99), maxMs: s[s.length - 1]!, meanMs: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/** The bare filter decision on one state. */
+function bareFilter(policy: DeployedPolicy): Percentiles {
+  const obs = new Float32Array(spec.obsSize).map((_, i) => 0.01 * i);
+  for (let i = 0; i < 200; i++) policy.act(obs, 1);
+  const xs: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    obs[0] = 0.001 * (i % 100);
+    const t0 = nowMs();
+    policy.act(obs, 1);
+    xs.push(nowMs() - t0);
+  }
+  return percentiles(xs);
+}
+
+/** The node on the loopback, states published at 1 kHz (a busy-waited schedule). */
+async function node(policy: DeployedPolicy, cdr: boolean): Promise<Percentiles & { inputHz: number; commands: number }> {
+  const graph = new LoopbackGraph(cdr);
+  const nodeT = new LoopbackTransport(graph);
+  const robotT = new LoopbackTransport(graph, { nodeName: 'robot' });
+  const n = new SafetyNode({ transport: nodeT, profile, policy, trigger: 'fresh-state', stateTimeoutMs: 60_000 });
+  const s = profile.state;
+  const o = profile.taskFrameOriginM;
+  const js = robotT.createPublisher(s.jointStates, 'sensor_msgs/msg/JointState');
+  const eePose = robotT.createPublisher(s.eePose, 'geometry_msgs/msg/PoseStamped');
+  const eeTwist = robotT.createPublisher(s.eeTwist, 'geometry_msgs/msg/TwistStamped');
+  const objPose = robotT.createPublisher(s.objectPose, 'geometry_msgs/msg/PoseStamped');
+  const objTwist = robotT.createPublisher(s.objectTwist, 'geometry_msgs/msg/TwistStamped');
+  const goal = robotT.createPublisher(s.goal, 'geometry_msgs/msg/PointStamped');
+  let arrived = 0;
+  let lastArrivalMs = 0;
+  robotT.subscribe(profile.command.topic, 'geometry_msgs/msg/TwistStamped').subscribe(() => {
+    arrived++;
+    lastArrivalMs = nowMs();
+  });
+  n.start();
+  const zero = { x: 0, y: 0, z: 0 };
+  const publishState = (i: number): void => {
+    const header = { stamp: robotT.now(), frame_id: 'panda_link0' };
+    const x = -0.1 + 0.0001 * (i % 200);
+    js.publish({ header, name: ['panda_joint1', 'panda_joint2', 'panda_joint3', 'panda_joint4', 'panda_joint5', 'panda_joint6', 'panda_joint7'], position: [0, -0.78, 0, -2.36, 0, 1.57, 0.78], velocity: [0, 0, 0, 0, 0, 0, 0], effort: [0, 0, 0, 0, 0, 0, 0] });
+    eePose.publish({ header, pose: { position: { x: x + o[0], y: o[1], z: 0.2 + o[2] }, orientation: { x: 1, y: 0, z: 0, w: 0 } } });
+    eeTwist.publish({ header, twist: { linear: { x: 0.01, y: 0, z: 0 }, angular: zero } });
+    objPose.publish({ header, pose: { position: { x: -0.08 + o[0], y: o[1], z: 0.05 + o[2] }, orientation: { x: 0, y: 0, z: 0, w: 1 } } });
+    objTwist.publish({ header, twist: { linear: zero, angular: zero } });
+    goal.publish({ header, point: { x: 0.1 + o[0], y: o[1], z: o[2] } });
+  };
+  for (let i = 0; i < 200; i++) publishState(i);
+  const xs: number[] = [];
+  const periodMs = 1;
+  const start = nowMs();
+  let next = start;
+  for (let i = 0; i < samples; i++) {
+    while (nowMs() < next) {
+      // busy-wait to the next 1 ms slot (timers are too coarse for 1 kHz)
+    }
+    next += periodMs;
+    const before = arrived;
+    const t0 = nowMs();
+    publishState(i);
+    if (arrived !== before + 1) throw new Error(`sample ${i}: ${arrived - before} commands for one state`);
+    xs.push(lastArrivalMs - t0);
+    // Yield now and then so the event loop (and GC) run as they would in a live node.
+    if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+  }
+  const inputHz = samples / ((nowMs() - start) / 1000);
+  n.stop();
+  await nodeT.shutdown();
+  await robotT.shutdown();
+  return { ...percentiles(xs), inputHz, commands: arrived };
+}
+
+const cases: Record<string, unknown> = {};
+for (const [name, epsilon] of [
+  ['accept', 2],
+  ['exhausted', -1],
+] as const) {
+  const policy = actor(epsilon);
+  const bare = bareFilter(policy);
+  const withCdr = await node(policy, true);
+  const noCdr = await node(policy, false);
+  const tried = policy.act(new Float32Array(spec.obsSize), 1).tried[0];
+  policy.dispose();
+  cases[name] = { epsilon, candidatesTried: tried, bareFilter: bare, nodeLoopbackCdr: withCdr, nodeLoopbackNoCdr: noCdr, nodeOverheadP50Ms: withCdr.p50Ms - bare.p50Ms, goalMet: withCdr.p99Ms <= GOAL_P99_MS };
+  console.log(name, JSON.stringify({ bare: bare.p50Ms.toFixed(3) + '/' + bare.p99Ms.toFixed(3), node: withCdr.p50Ms.toFixed(3) + '/' + withCdr.p99Ms.toFixed(3), noCdr: noCdr.p50Ms.toFixed(3) + '/' + noCdr.p99Ms.toFixed(3), inputHz: Math.round(withCdr.inputHz) }));
+}
+
+const result = {
+  bench: 'ros-latency',
+  commit: (() => {
+    try {
+      return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    } catch {
+      return null;
+    }
+  })(),
+  date: new Date().toISOString(),
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
+  backend,
+  setup: { profile: 'hardware/panda.yaml', transport: 'loopback', trigger: 'fresh-state', inputHzTarget: 1000, samples, filterCandidates: DEFAULT_CONFIG.filterCandidates, filterProbe: DEFAULT_CONFIG.filterProbe, policyHidden: DEFAULT_CONFIG.policyHidden, criticHidden: DEFAULT_CONFIG.criticHidden, statesPerSample: 6 },
+  goalP99Ms: GOAL_P99_MS,
+  cases,
+};
+mkdirSync('bench/results', { recursive: true });
+writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);

@@ -1,0 +1,75 @@
+/** Robot profiles: the shipped ones load; a bad one fails with the file, field path, value and expectation. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ProfileError, loadProfile, parseProfile } from '../src/ros/profile.ts';
+
+test('hardware/panda.yaml and hardware/laikago.yaml load with the documented values', async () => {
+  const panda = await loadProfile('hardware/panda.yaml');
+  assert.equal(panda.robot, 'panda');
+  if (panda.robot !== 'panda') return;
+  assert.equal(panda.command.topic, '/servo_node/delta_twist_cmds');
+  assert.equal(panda.controlRateHz, 20);
+  // Well inside libfranka's 1.7 m/s and 13 m/s².
+  assert.ok(panda.limits.maxLinearVelMPerS <= 0.25 && panda.limits.maxLinearAccelMPerS2 <= 2);
+  // The virtual setpoint is the training env's (panda_push.py SETPOINT_BOX_M, ACTION_STEP_M).
+  assert.deepEqual(panda.virtualSetpoint, { minM: [-0.25, -0.3, 0.01], maxM: [0.25, 0.3, 0.35], maxLeadM: 0.05 });
+  const laikago = await loadProfile('hardware/laikago.yaml');
+  assert.equal(laikago.robot, 'laikago');
+  if (laikago.robot !== 'laikago') return;
+  assert.equal(laikago.controlRateHz, 50);
+  assert.equal(laikago.joints.names.length, 12);
+  assert.ok(laikago.command.kpNmPerRad < 220, 'hardware gains, never the simulator’s Kp 220');
+});
+
+/** The parts of a parsed panda.yaml the cases mutate. */
+interface RawPanda {
+  [key: string]: unknown;
+  limits: Record<string, unknown>;
+  state: Record<string, unknown>;
+}
+
+const cases: [string, (p: RawPanda) => void, RegExp][] = [
+  ['a missing field', (p) => delete p.limits.maxLinearVelMPerS, /bad\.yaml: limits\.maxLinearVelMPerS is missing/],
+  ['a negative speed', (p) => (p.limits.maxLinearVelMPerS = -1), /bad\.yaml: limits\.maxLinearVelMPerS: got -1, expected a finite number > 0 and ≤ 1\.7/],
+  ['a speed beyond libfranka', (p) => (p.limits.maxLinearVelMPerS = 3), /limits\.maxLinearVelMPerS: got 3, expected a finite number > 0 and ≤ 1\.7/],
+  ['a string for a number', (p) => (p.controlRateHz = 'fast'), /bad\.yaml: controlRateHz: got "fast", expected a finite number > 0 and ≤ 10000/],
+  ['a relative topic', (p) => (p.state.eePose = 'ee_pose'), /state\.eePose: got "ee_pose", expected an absolute ROS topic name/],
+  ['an inverted workspace', (p) => (p.limits.workspaceMaxM = [0.2, -0.3, 0.3]), /limits\.workspaceMaxM: got \[0\.2,-0\.3,0\.3\], expected each component above workspaceMinM's/],
+  ['a short vector', (p) => (p.taskFrameOriginM = [0.5, 0]), /taskFrameOriginM: got \[0\.5,0\], expected a list of 3 finite numbers/],
+  ['an unknown robot', (p) => (p.robot = 'ur5'), /robot: got "ur5", expected one of 'panda', 'laikago'/],
+  ['a typo', (p) => (p.limits.maxLinearVelMPS = 0.1), /unknown field limits\.maxLinearVelMPS \(a typo\?/],
+  ['a timeout shorter than a period', (p) => (p.stateTimeoutMs = 10), /stateTimeoutMs: got 10, expected at least one control period \(50 ms at controlRateHz 20\)/],
+  ['a bad trigger', (p) => (p.trigger = 'sometimes'), /trigger: got "sometimes", expected one of 'timer', 'fresh-state'/],
+];
+
+for (const [what, mutate, message] of cases) {
+  test(`panda profile with ${what} fails naming the field`, async () => {
+    const raw = parseYaml(await readFile('hardware/panda.yaml', 'utf8')) as RawPanda;
+    mutate(raw);
+    assert.throws(() => parseProfile(raw, 'bad.yaml'), (e: unknown) => e instanceof ProfileError && message.test(e.message) ? true : assert.fail(`${String(e)} does not match ${message}`));
+  });
+}
+
+test('laikago profile: joint vectors are checked element by element', async () => {
+  const raw = parseYaml(await readFile('hardware/laikago.yaml', 'utf8')) as { joints: { nominalRad: number[]; names: string[] } };
+  raw.joints.nominalRad[2] = 0.5;
+  assert.throws(() => parseProfile(raw, 'l.yaml'), /l\.yaml: joints\.nominalRad\[2\]: got 0\.5, expected within \[-2\.164, 0\]/);
+  raw.joints.nominalRad[2] = -0.7;
+  raw.joints.names[3] = raw.joints.names[0]!;
+  assert.throws(() => parseProfile(raw, 'l.yaml'), /joints\.names: got .*, expected 12 distinct joint names/);
+  raw.joints.names = ['a'];
+  assert.throws(() => parseProfile(raw, 'l.yaml'), /joints\.names: got \["a"\], expected a list of 12 names/);
+});
+
+test('unreadable or non-YAML profile files say so', async () => {
+  await assert.rejects(loadProfile('hardware/nope.yaml'), /hardware\/nope\.yaml: cannot read the profile/);
+  const dir = await mkdtemp(join(tmpdir(), 'csc-profile-'));
+  await writeFile(join(dir, 'x.yaml'), 'robot: [unclosed');
+  await assert.rejects(loadProfile(join(dir, 'x.yaml')), /x\.yaml: not valid YAML/);
+  await writeFile(join(dir, 'y.yaml'), '- a list\n');
+  await assert.rejects(loadProfile(join(dir, 'y.yaml')), /y\.yaml: expected a YAML mapping at the top level, got \["a list"\]/);
+});
