@@ -101,7 +101,9 @@ function learningSection(): string[] {
       const key = `${r.summary.env}/${g.group}/${epochs}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      rows.push(`| ${r.summary.env} | ${g.group} | ${epochs} | ${g.runs} | ${pm(g.cumulativeFailures)} | ${pm(g.finalAvgReward, 2)} | ${g.reachedChi}/${g.runs}: ${pm(g.episodesUntilBelowChi, 0)} | ${pm(g.envStepsPerS, 0)} | \`${name}\` |`);
+      // A χ sweep of one algorithm names its groups by χ only.
+      const label = r.summary.algos.length === 1 && String(g.group).startsWith('χ') ? `${String(r.summary.algos[0]).toUpperCase()}, ${g.group}` : g.group;
+      rows.push(`| ${r.summary.env} | ${label} | ${epochs} | ${g.runs} | ${pm(g.cumulativeFailures)} | ${pm(g.finalAvgReward, 2)} | ${g.reachedChi}/${g.runs}: ${pm(g.episodesUntilBelowChi, 0)} | ${pm(g.envStepsPerS, 0)} | \`${name}\` |`);
     }
   }
   if (rows.length === 0) return [];
