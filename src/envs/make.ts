@@ -28,6 +28,7 @@ export async function makeVecEnv(id: string, numEnvs: number, sim: SimOptions = 
   if (id.startsWith('ros:')) {
     // A robot through its ROS 2 profile (src/envs/ros.ts); --env-arg sim=ENV: the Python sim plays it.
     if (sim.simWorkers !== undefined && sim.simWorkers !== 1) throw new EnvInputError(`env ${id} is one robot: --sim-workers does not apply`);
+    if (sim.simEndpoints !== undefined && sim.simEndpoints.length > 0 && sim.envArgs?.sim === undefined) throw new EnvInputError(`env ${id}: --sim names the server of the sim playing the robot; add --env-arg sim=ENV`);
     return makeRosVecEnv(id.slice(4), numEnvs, sim.envArgs ?? {}, (simId) => makeVecEnv(simId, 1, { simEndpoints: sim.simEndpoints }));
   }
   if (EMBEDDED_ENVS.includes(id)) {
