@@ -213,3 +213,34 @@ test('train() on ros:panda with --env-arg sim=panda-push-topple records the tran
     else process.env.AMENT_PREFIX_PATH = saved;
   }
 });
+
+test('ros:laikago with the Python laikago-walk sim playing the robot: observations are the sim’s', async () => {
+  const p = await loadProfile('hardware/laikago.yaml');
+  assert.equal(p.robot, 'laikago');
+  const profile = { ...p, trigger: 'fresh-state' as const };
+  const graph = new LoopbackGraph();
+  const sim = await makeVecEnv('laikago-walk', 1);
+  const bridge = new SimBridge(sim, profile, new LoopbackTransport(graph, { nodeName: 'sim_bridge' }));
+  bridge.serve(3);
+  const env = new RosVecEnv({ transport: new LoopbackTransport(graph), profile, stateTimeoutMs: 5000, log: () => undefined });
+  try {
+    assert.equal(env.spec.id, 'ros:laikago');
+    assert.deepEqual([env.spec.obsSize, env.spec.actSize, env.spec.controlPeriodS], [48, 12, 0.02]);
+    assert.ok(close(await env.reset(0), bridge.lastObs, 1e-5));
+    let maxDiff = 0;
+    for (let i = 0; i < 40; i++) {
+      const r = await env.step(Float32Array.from({ length: 12 }, (_, k) => 0.3 * Math.sin(i / 5 + k)));
+      assert.equal(r.dropped[0], 0);
+      maxDiff = Math.max(maxDiff, ...Array.from(r.obs, (x, k) => Math.abs(x - bridge.lastObs[k]!)));
+      // learning.reward: forwardVelocityWeight × vel_forward_m_per_s (s′) + aliveBonus.
+      assert.ok(Math.abs(r.reward[0]! - (r.nextObs[8]! + 0.02)) < 1e-6);
+    }
+    // Rebuilt from JointState, Imu and Odometry: float32 rounding only (0 in practice).
+    assert.ok(maxDiff < 1e-5, `obs differs from the sim's by ${maxDiff}`);
+    assert.equal(bridge.serveError, null);
+  } finally {
+    await env.close();
+    bridge.close();
+    await sim.close();
+  }
+});
