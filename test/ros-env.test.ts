@@ -3,7 +3,8 @@
  * (every message CDR-encoded): a scripted Panda checks the reward formula, the failure detector,
  * the failure topic, truncation, stale state and the reset wait; then the Python panda sim plays
  * the robot (SimBridge.serve) and the env's observations and rewards must be the sim's; finally
- * `train()` on `ros:panda` with `--env-arg sim=panda-push-topple` records an MCAP file.
+ * `train()` on `ros:panda` with `--env-arg sim=panda-push-topple` records an MCAP file, and
+ * `ros:laikago` runs against laikago-walk.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
