@@ -322,7 +322,7 @@ export async function makeRosVecEnv(name: string, numEnvs: number, rawArgs: Read
       transport = await createRclnodejsTransport({ nodeName: 'csc_train', rosArgs: [], onSignal: () => undefined });
     } catch (e) {
       if (!(e instanceof TransportError)) throw e;
-      throw new TransportError(`env ros:${name}: ${e.message.replace(/ Without ROS 2.*$/, '')}. Without ROS 2, learn against a Python sim playing the robot: --env-arg sim=${profile.envs[0] ?? '<sim env>'}`);
+      throw new TransportError(`env ros:${name}: ${e.message.replace(/ Without ROS 2.*$/, '').replace(/\.$/, '')}. Without ROS 2, learn against a Python sim playing the robot: --env-arg sim=${profile.envs[0] ?? '<sim env>'}`);
     }
     try {
       return new RosVecEnv({ transport, profile, ...(args.state_timeout_ms !== undefined ? { stateTimeoutMs: args.state_timeout_ms } : {}), release: () => transport.shutdown() });
