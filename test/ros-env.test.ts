@@ -16,7 +16,7 @@ import { makeVecEnv } from '../src/envs/make.ts';
 import { RobotResetError, RosVecEnv, profileReward } from '../src/envs/ros.ts';
 import { type BackendInfo, initBackend } from '../src/nn/backend.ts';
 import { LoopbackGraph, LoopbackTransport } from '../src/ros/loopback.ts';
-import { readMcapTransitions } from '../src/ros/mcap.ts';
+import { readMcapMessages, readMcapTransitions } from '../src/ros/mcap.ts';
 import { type PandaProfile, loadProfile } from '../src/ros/profile.ts';
 import { SimBridge } from '../src/ros/sim-bridge.ts';
 import { train } from '../src/runs/train.ts';
@@ -191,18 +191,26 @@ test('ros:panda with the Python panda sim playing the robot: observations and re
 test('train() on ros:panda with --env-arg sim=panda-push-topple records the transitions as MCAP', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'csc-ros-env-'));
   const bag = join(dir, 'robot.mcap');
+  const cmds = join(dir, 'commands.mcap');
   const config = resolveConfig({ env: 'ros:panda', numEnvs: 1, stepsPerEpoch: 30, epochs: 1, criticUpdatesPerEpoch: 2, criticBatch: 16, filterCandidates: 10, filterProbe: 2, valueEpochs: 1, policyHidden: [16], valueHidden: [16], criticHidden: [16] });
-  const r = await train({ config, backend, out: join(dir, 'run'), resume: false, checkpointEvery: 1, progress: 'quiet', sim: { envArgs: { sim: 'panda-push-topple' } }, recordTransitions: bag });
+  const r = await train({ config, backend, out: join(dir, 'run'), resume: false, checkpointEvery: 1, progress: 'quiet', sim: { envArgs: { sim: 'panda-push-topple', record_commands: cmds } }, recordTransitions: bag });
   assert.equal(r.epochs, 1);
   assert.equal(r.recordedTransitions, 30);
   const tr = await readMcapTransitions(bag);
   assert.equal(tr.length, 30);
   assert.equal(tr[0]!.obs.length, 23);
   assert.equal(tr[0]!.action.length, 3);
+  // The commands as published, within the hard limits: one per step, the first hold, the final hold.
+  const twists = await readMcapMessages(cmds, ['/servo_node/delta_twist_cmds']);
+  assert.ok(twists.length >= 32, `${twists.length} commands recorded`);
+  for (const m of twists) {
+    const v = (m.message as { twist: { linear: { x: number; y: number; z: number } } }).twist.linear;
+    assert.ok(Math.hypot(v.x, v.y, v.z) <= panda.limits.maxLinearVelMPerS + 1e-12);
+  }
   // Consecutive transitions chain: s′ of one is s of the next within an episode.
   assert.ok(tr[0]!.terminated || tr[0]!.truncated || close(tr[0]!.next_obs, tr[1]!.obs, 0));
   await assert.rejects(makeVecEnv('ros:panda', 2, { envArgs: { sim: 'panda-push-topple' } }), /env ros:panda is one robot: --num-envs must be 1, got 2/);
-  await assert.rejects(makeVecEnv('ros:panda', 1, { envArgs: { simm: 'x' } }), /--env-arg simm: ros: envs take sim, state_timeout_ms, sim_seed/);
+  await assert.rejects(makeVecEnv('ros:panda', 1, { envArgs: { simm: 'x' } }), /--env-arg simm: ros: envs take sim, state_timeout_ms, sim_seed, record_commands/);
   await assert.rejects(makeVecEnv('ros:nope', 1), /hardware\/nope\.yaml: cannot read the profile/);
   // Without --env-arg sim the env needs ROS 2, and says how to learn without it.
   const saved = process.env.AMENT_PREFIX_PATH;

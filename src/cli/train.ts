@@ -45,7 +45,8 @@ Options:
   --sim URLS             comma-separated endpoints of running sim servers (tcp://host:port,…)
   --env-arg KEY=VALUE    keyword argument for the Python env, VALUE as JSON, repeatable
                          (e.g. --env-arg failure_from=cost --env-arg health_budget=25); for ros:
-                         envs: sim=ENV, state_timeout_ms=N, sim_seed=N
+                         envs: sim=ENV, state_timeout_ms=N, sim_seed=N,
+                         record_commands=FILE.mcap
   -h, --help             this text
 `;
 

@@ -20,8 +20,10 @@ import { fileURLToPath } from 'node:url';
 import { Subject, type Subscription, filter, firstValueFrom, map, of, timeout } from 'rxjs';
 import { LAIKAGO_OBS_NAMES } from '../ros/laikago.ts';
 import { LoopbackGraph, LoopbackTransport } from '../ros/loopback.ts';
+import { McapRecorder } from '../ros/mcap.ts';
 import { type RobotProfile, loadProfile } from '../ros/profile.ts';
 import { createRclnodejsTransport } from '../ros/rclnodejs-transport.ts';
+import { recordNodeTopics } from '../ros/record.ts';
 import type { RobotAdapter } from '../ros/robot.ts';
 import { makeAdapter } from '../ros/safety-node.ts';
 import { SimBridge } from '../ros/sim-bridge.ts';
@@ -286,9 +288,11 @@ export interface RosEnvArgs {
   readonly state_timeout_ms?: number;
   /** With `sim`: the seed of its first episode (default 0; episode k is seeded sim_seed + k). */
   readonly sim_seed?: number;
+  /** An MCAP file for the commands as published (after the hard limits), beside --record-transitions. */
+  readonly record_commands?: string;
 }
 
-const ROS_ENV_ARGS = ['sim', 'state_timeout_ms', 'sim_seed'];
+const ROS_ENV_ARGS = ['sim', 'state_timeout_ms', 'sim_seed', 'record_commands'];
 
 /** Resolves `ros:<name>`: a shipped profile name (hardware/<name>.yaml) or a path to a profile file. */
 export function rosProfilePath(name: string): string {
@@ -299,11 +303,12 @@ export function rosProfilePath(name: string): string {
 
 function checkArgs(args: Readonly<Record<string, string | number | boolean>>): RosEnvArgs {
   for (const k of Object.keys(args)) if (!ROS_ENV_ARGS.includes(k)) throw new EnvInputError(`--env-arg ${k}: ros: envs take ${ROS_ENV_ARGS.join(', ')}`);
-  const { sim, state_timeout_ms: timeoutMs, sim_seed: seed } = args;
+  const { sim, state_timeout_ms: timeoutMs, sim_seed: seed, record_commands: record } = args;
+  if (record !== undefined && (typeof record !== 'string' || !record.endsWith('.mcap'))) throw new EnvInputError(`--env-arg record_commands=${String(record)}: expected a file name ending in .mcap`);
   if (sim !== undefined && typeof sim !== 'string') throw new EnvInputError(`--env-arg sim=${String(sim)}: expected a sim env id such as panda-push-topple`);
   if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs > 0)) throw new EnvInputError(`--env-arg state_timeout_ms=${String(timeoutMs)}: expected a number of milliseconds > 0`);
   if (seed !== undefined && !(typeof seed === 'number' && Number.isInteger(seed))) throw new EnvInputError(`--env-arg sim_seed=${String(seed)}: expected an integer`);
-  return { ...(sim !== undefined ? { sim } : {}), ...(timeoutMs !== undefined ? { state_timeout_ms: timeoutMs } : {}), ...(seed !== undefined ? { sim_seed: seed } : {}) };
+  return { ...(sim !== undefined ? { sim } : {}), ...(timeoutMs !== undefined ? { state_timeout_ms: timeoutMs } : {}), ...(seed !== undefined ? { sim_seed: seed } : {}), ...(record !== undefined ? { record_commands: record } : {}) };
 }
 
 /**
@@ -325,7 +330,16 @@ export async function makeRosVecEnv(name: string, numEnvs: number, rawArgs: Read
       throw new TransportError(`env ros:${name}: ${e.message.replace(/ Without ROS 2.*$/, '').replace(/\.$/, '')}. Without ROS 2, learn against a Python sim playing the robot: --env-arg sim=${profile.envs[0] ?? '<sim env>'}`);
     }
     try {
-      return new RosVecEnv({ transport, profile, ...(args.state_timeout_ms !== undefined ? { stateTimeoutMs: args.state_timeout_ms } : {}), release: () => transport.shutdown() });
+      const recording = await recordCommands(transport, profile, args.record_commands);
+      return new RosVecEnv({
+        transport,
+        profile,
+        ...(args.state_timeout_ms !== undefined ? { stateTimeoutMs: args.state_timeout_ms } : {}),
+        release: async () => {
+          await recording();
+          await transport.shutdown();
+        },
+      });
     } catch (e) {
       await transport.shutdown();
       throw e;
@@ -338,11 +352,13 @@ export async function makeRosVecEnv(name: string, numEnvs: number, rawArgs: Read
   try {
     const bridge = new SimBridge(sim, profile, simT);
     bridge.serve(args.sim_seed ?? 0);
+    const recording = await recordCommands(envT, profile, args.record_commands);
     return new RosVecEnv({
       transport: envT,
       profile,
       stateTimeoutMs: args.state_timeout_ms ?? 60_000,
       release: async () => {
+        await recording();
         bridge.close();
         await envT.shutdown();
         await simT.shutdown();
@@ -353,4 +369,15 @@ export async function makeRosVecEnv(name: string, numEnvs: number, rawArgs: Read
     await sim.close();
     throw e;
   }
+}
+
+/** Starts recording the command topic (`--env-arg record_commands`); returns what stops and closes it. */
+async function recordCommands(transport: RosTransport, profile: RobotProfile, path: string | undefined): Promise<() => Promise<void>> {
+  if (path === undefined) return () => Promise.resolve();
+  const recorder = await McapRecorder.open(path);
+  const sub = recordNodeTopics(transport, profile, recorder);
+  return async () => {
+    sub.unsubscribe();
+    await recorder.close();
+  };
 }
