@@ -4,7 +4,7 @@
  * the comparison's summary is saved to bench/results/learning-<env>[-<tag>].json with the figure
  * copied to docs/figures/ for docs/results.md.
  *
- *   node --import tsx bench/learning.ts [--env point-nav] [--algos csc,trpo] [--seeds 3]
+ *   node --import tsx bench/learning.ts [--env point-nav] [--algos csc,trpo] [--seeds 3] [--chis 0.05]
  *                                       [--epochs 16] [--tag NAME] [--out DIR] [-- extra train flags]
  *
  * `--out` names the comparison folder (default runs/bench-<name>); pointing it at an existing
@@ -26,13 +26,14 @@ const { values } = parseArgs({
     seeds: { type: 'string', default: '3' },
     epochs: { type: 'string', default: '16' },
     tag: { type: 'string', default: '' },
+    chis: { type: 'string', default: '0.05' },
     parallel: { type: 'string', default: '1' },
     out: { type: 'string' },
   },
 });
 const name = `learning-${values.env.replace(/[^a-zA-Z0-9_-]/g, '_')}${values.tag === '' ? '' : `-${values.tag}`}`;
 const out = values.out ?? join('runs', `bench-${name}`);
-const args = ['bin/csc.mjs', 'compare', '--env', values.env, '--algos', values.algos, '--seeds', values.seeds, '--epochs', values.epochs, '--parallel', values.parallel, '--out', out];
+const args = ['bin/csc.mjs', 'compare', '--env', values.env, '--algos', values.algos, '--seeds', values.seeds, '--epochs', values.epochs, '--chis', values.chis, '--parallel', values.parallel, '--out', out];
 if (extra.length > 0) args.push('--', ...extra);
 const started = Date.now();
 const r = spawnSync(process.execPath, args, { stdio: 'inherit' });

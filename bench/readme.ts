@@ -135,7 +135,17 @@ function simEnvsSection(): string[] {
 function rosSection(): string[] {
   const r = load('ros-latency.json');
   if (r === undefined) return [];
-  return [`**ROS node latency** (\`bench/ros-latency.ts\` → \`ros-latency.json\`, ${day(r.date)}): ${r.summary ?? JSON.stringify(r.goal ?? {})}`, ''];
+  const row = (name: string, c: any): string =>
+    `| ${name} (${c.candidatesTried} tried) | ${f2(c.bareFilter.p50Ms)} / ${f2(c.bareFilter.p99Ms)} | ${f2(c.nodeLoopbackCdr.p50Ms)} / ${f2(c.nodeLoopbackCdr.p99Ms)} | ${f0(c.nodeLoopbackCdr.inputHz)} | ${c.goalMet ? 'met' : 'not met'} |`;
+  return [
+    `**ROS safety node** (\`bench/ros-latency.ts\` → \`ros-latency.json\`, ${day(r.date)}, load average ${r.machine.loadavg[0]} on ${r.machine.cpus} cores): state in → command out through the loopback transport with CDR, ${r.setup.inputHzTarget} Hz input, ${r.setup.filterCandidates}-candidate filter, against the bare filter decision in the same run (ms):`,
+    '',
+    `| case | bare decision p50 / p99 | node p50 / p99 | input Hz kept | goal p99 ≤ ${r.goalP99Ms} ms |`,
+    '|---|---:|---:|---:|---|',
+    row('first candidate accepted', r.cases.accept),
+    row('all candidates rejected', r.cases.exhausted),
+    '',
+  ];
 }
 /* eslint-enable */
 

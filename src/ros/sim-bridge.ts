@@ -26,6 +26,8 @@ export interface SimRunSummary {
   readonly failures: number;
   readonly avgReward: number;
   readonly avgFailures: number;
+  /** Episodes the sim dropped (a server restarted mid-episode): no transition, a reset to the node. */
+  readonly droppedEpisodes: number;
 }
 
 const v3 = (x: number, y: number, z: number): Vector3 => ({ x, y, z });
@@ -97,6 +99,7 @@ export class SimBridge {
     let steps = 0;
     let failures = 0;
     let rewardSum = 0;
+    let dropped = 0;
     const finished = new Subject<void>();
     const result = lastValueFrom(
       this.commands$.pipe(
@@ -105,6 +108,15 @@ export class SimBridge {
           return { action, obs: this.lastObs, r: await this.env.step(action) };
         }),
         concatMap(async ({ action, obs, r }) => {
+          if (r.dropped[0] === 1) {
+            // The sim lost the episode (its server restarted): r.obs starts a new one, so the node
+            // must restart too (its virtual setpoint, its latches), and nothing is recorded.
+            dropped++;
+            reset.publish({});
+            await Promise.resolve();
+            this.publish(r.obs);
+            return;
+          }
           onTransition?.({ obs, action, reward: r.reward[0]!, failure: r.failure[0] === 1 ? 1 : 0, terminated: r.terminated[0] === 1, truncated: r.truncated[0] === 1, next_obs: r.nextObs });
           steps++;
           rewardSum += r.reward[0]!;
@@ -133,7 +145,7 @@ export class SimBridge {
     reset.publish({});
     this.publish(await this.env.reset(seed));
     await result;
-    return { env: this.env.spec.id, episodes: done, steps, failures, avgReward: rewardSum / Math.max(1, done), avgFailures: failures / Math.max(1, done) };
+    return { env: this.env.spec.id, episodes: done, steps, failures, avgReward: rewardSum / Math.max(1, done), avgFailures: failures / Math.max(1, done), droppedEpisodes: dropped };
   }
 
   /**
