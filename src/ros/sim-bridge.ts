@@ -170,6 +170,13 @@ export class SimBridge {
             } else {
               const r = await this.env.step(this.toAction(cmd).map((a) => Math.max(-1, Math.min(1, a))));
               this.lastStep = r;
+              if (r.dropped[0] === 1) {
+                // The sim dropped the episode (server restart): no s′ exists, so no state is
+                // published; the env's state timeout drops the episode and requests a reset.
+                this.episodeOver = true;
+                this.lastObs = r.obs.slice();
+                return;
+              }
               if (r.terminated[0] === 1 || r.truncated[0] === 1) this.episodeOver = true;
               this.answer(r.nextObs);
             }
