@@ -1,6 +1,7 @@
 /** Robot profiles: the shipped ones load; a bad one fails with the file, field path, value and expectation. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,17 @@ test('hardware/panda.yaml and hardware/laikago.yaml load with the documented val
   assert.equal(laikago.controlRateHz, 50);
   assert.equal(laikago.joints.names.length, 12);
   assert.ok(laikago.command.kpNmPerRad < 220, 'hardware gains, never the simulator’s Kp 220');
+  // The learning sections are the documented defaults (the sims' reward constants).
+  assert.deepEqual(panda.learning, { maxEpisodeSteps: 500, resetTimeoutS: 300, failureTopic: null, reward: { pushPerM: 50, reachPerM: 10, successBonus: 10, goalRadiusM: 0.03 } });
+  assert.deepEqual(laikago.learning.reward, { forwardVelocityWeight: 1, aliveBonus: 0.02 });
+});
+
+test('a profile without a learning section gets the defaults', () => {
+  const raw = parseYaml(readFileSync('hardware/panda.yaml', 'utf8')) as Record<string, unknown>;
+  delete raw.learning;
+  const p = parseProfile(raw, 'nolearning.yaml');
+  assert.equal(p.learning.maxEpisodeSteps, 500);
+  assert.equal(p.learning.failureTopic, null);
 });
 
 /** The parts of a parsed panda.yaml the cases mutate. */
@@ -37,6 +49,10 @@ const cases: [string, (p: RawPanda) => void, RegExp][] = [
   ['a negative speed', (p) => (p.limits.maxLinearVelMPerS = -1), /bad\.yaml: limits\.maxLinearVelMPerS: got -1, expected a finite number > 0 and ≤ 1\.7/],
   ['a speed beyond libfranka', (p) => (p.limits.maxLinearVelMPerS = 3), /limits\.maxLinearVelMPerS: got 3, expected a finite number > 0 and ≤ 1\.7/],
   ['a string for a number', (p) => (p.controlRateHz = 'fast'), /bad\.yaml: controlRateHz: got "fast", expected a finite number > 0 and ≤ 10000/],
+  ['a fractional episode length', (p) => ((p.learning as Record<string, unknown>).maxEpisodeSteps = 2.5), /bad\.yaml: learning\.maxEpisodeSteps: got 2\.5, expected an integer ≥ 1/],
+  ['a relative failure topic', (p) => ((p.learning as Record<string, unknown>).failureTopic = 'failure'), /bad\.yaml: learning\.failureTopic: got "failure", expected an absolute ROS topic name/],
+  ['a missing reward term', (p) => delete ((p.learning as Record<string, unknown>).reward as Record<string, unknown>).pushPerM, /bad\.yaml: learning\.reward\.pushPerM is missing/],
+  ['a misspelt reward term', (p) => (((p.learning as Record<string, unknown>).reward as Record<string, unknown>).pushPerMeter = 1), /bad\.yaml: unknown field learning\.reward\.pushPerMeter/],
   ['a relative topic', (p) => (p.state.eePose = 'ee_pose'), /state\.eePose: got "ee_pose", expected an absolute ROS topic name/],
   ['an inverted workspace', (p) => (p.limits.workspaceMaxM = [0.2, -0.3, 0.3]), /limits\.workspaceMaxM: got \[0\.2,-0\.3,0\.3\], expected each component above workspaceMinM's/],
   ['a short vector', (p) => (p.taskFrameOriginM = [0.5, 0]), /taskFrameOriginM: got \[0\.5,0\], expected a list of 3 finite numbers/],

@@ -4,15 +4,15 @@
  * loopback transport (sim in the loop), so the whole deploy path runs without ROS 2.
  */
 import { fileURLToPath } from 'node:url';
-import { Subject, Subscription, lastValueFrom, takeUntil } from 'rxjs';
+import { Subject, lastValueFrom, takeUntil } from 'rxjs';
 import { loadDeployedPolicy } from '../algos/load.ts';
 import { makeVecEnv } from '../envs/make.ts';
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from '../nn/backend.ts';
 import { LoopbackGraph, LoopbackTransport } from '../ros/loopback.ts';
 import { McapRecorder } from '../ros/mcap.ts';
-import type { Time } from '../ros/messages.ts';
 import { type RobotProfile, loadProfile } from '../ros/profile.ts';
 import { createRclnodejsTransport } from '../ros/rclnodejs-transport.ts';
+import { recordNodeTopics, timeNs } from '../ros/record.ts';
 import { type Decision, SafetyNode } from '../ros/safety-node.ts';
 import { SimBridge } from '../ros/sim-bridge.ts';
 import type { RosTransport } from '../ros/transport.ts';
@@ -154,19 +154,6 @@ export async function nodeCommand(argv: readonly string[]): Promise<number> {
     await transport.shutdown();
   }
   return 0;
-}
-
-const timeNs = (t: Time): bigint => BigInt(t.sec) * 1_000_000_000n + BigInt(t.nanosec);
-
-/** Records the node's command and critic topics (as published, read back through the transport). */
-export function recordNodeTopics(t: RosTransport, profile: RobotProfile, recorder: McapRecorder): Subscription {
-  const sub = new Subscription();
-  const critic = profile.topics.critic;
-  sub.add(t.subscribe(critic, 'std_msgs/msg/Float64MultiArray').subscribe((m) => { recorder.write(critic, 'std_msgs/msg/Float64MultiArray', m, timeNs(t.now())); }));
-  const cmd = profile.command.topic;
-  if (profile.robot === 'panda') sub.add(t.subscribe(cmd, 'geometry_msgs/msg/TwistStamped').subscribe((m) => { recorder.write(cmd, 'geometry_msgs/msg/TwistStamped', m, timeNs(m.header.stamp)); }));
-  else sub.add(t.subscribe(cmd, 'std_msgs/msg/Float64MultiArray').subscribe((m) => { recorder.write(cmd, 'std_msgs/msg/Float64MultiArray', m, timeNs(t.now())); }));
-  return sub;
 }
 
 /** Options of {@link runSimInTheLoop}. */

@@ -18,7 +18,10 @@ and writes a checkpoint; a second Ctrl-C aborts.
 
 Options:
   --env ID               environment (default point-nav; Python sims: car-nav, panda-push-topple,
-                         panda-push-boundary, laikago-walk, laikago-stand, gym:<id>)
+                         panda-push-boundary, laikago-walk, laikago-stand, gym:<id>; a robot
+                         through ROS 2: ros:panda, ros:laikago or ros:PROFILE.yaml, --num-envs 1,
+                         ROS 2 sourced; --env-arg sim=panda-push-topple lets the sim play the
+                         robot without ROS 2; docs/ros.md "Learning on the robot")
   --algo NAME            ${ALGOS.join(' | ')} (default csc)
   --chi X                χ, tolerated failures per episode (default ${DEFAULT_CONFIG.chi})
   --epochs N             epochs to train (default ${DEFAULT_CONFIG.epochs})
@@ -32,8 +35,8 @@ Options:
                          controller for laikago-walk); observation/action sizes must match
   --seed-data FILE       seed the replay buffer D_env with a file of labelled transitions before
                          training (Appendix A.10; format: docs/seed-data.md; csc record makes one)
-  --record-transitions FILE  write every transition of this run to a seed-data file (.jsonl or
-                         .jsonl.gz), for --seed-data of later runs
+  --record-transitions FILE  write every transition of this run to a seed-data file (.jsonl,
+                         .jsonl.gz, or .mcap: rosbag2, /csc/transition), for --seed-data of later runs
   --set KEY=VALUE        any config field, repeatable (e.g. --set cqlAlpha=0.05)
   --backend NAME         ${BACKEND_CHOICES.join(' | ')} (default auto = wasm)
   --checkpoint-every N   epochs between checkpoints (default 10; always at the end)
@@ -41,7 +44,9 @@ Options:
   --sim-workers N        local sim server processes for Python envs (default 1)
   --sim URLS             comma-separated endpoints of running sim servers (tcp://host:port,…)
   --env-arg KEY=VALUE    keyword argument for the Python env, VALUE as JSON, repeatable
-                         (e.g. --env-arg failure_from=cost --env-arg health_budget=25)
+                         (e.g. --env-arg failure_from=cost --env-arg health_budget=25); for ros:
+                         envs: sim=ENV, state_timeout_ms=N, sim_seed=N,
+                         record_commands=FILE.mcap
   -h, --help             this text
 `;
 

@@ -1,12 +1,14 @@
 /**
  * Env ids → vectorised envs. `point-nav` is embedded TypeScript; every other id is a Python
  * simulator served over ZeroMQ (csc-sim/1, docs/protocol.md): local servers are spawned, or
- * running ones are connected to with `--sim tcp://host:port,…`.
+ * running ones are connected to with `--sim tcp://host:port,…`. `ros:<profile>` is a robot through
+ * ROS 2 (src/envs/ros.ts).
  */
 import { EnvInputError, type VecEnv } from './env.ts';
 import { PointNavVecEnv } from './point-nav.ts';
 import type { EnvArgs } from '../bridge/supervisor.ts';
 import { makeRemoteVecEnv } from './remote.ts';
+import { makeRosVecEnv } from './ros.ts';
 
 /** Ids of embedded envs (no Python needed). */
 export const EMBEDDED_ENVS: readonly string[] = ['point-nav'];
@@ -23,6 +25,12 @@ export interface SimOptions {
 
 /** Makes `numEnvs` copies of env `id`. Fails before training starts for an unknown id or a missing simulator. */
 export async function makeVecEnv(id: string, numEnvs: number, sim: SimOptions = {}): Promise<VecEnv> {
+  if (id.startsWith('ros:')) {
+    // A robot through its ROS 2 profile (src/envs/ros.ts); --env-arg sim=ENV: the Python sim plays it.
+    if (sim.simWorkers !== undefined && sim.simWorkers !== 1) throw new EnvInputError(`env ${id} is one robot: --sim-workers does not apply`);
+    if (sim.simEndpoints !== undefined && sim.simEndpoints.length > 0 && sim.envArgs?.sim === undefined) throw new EnvInputError(`env ${id}: --sim names the server of the sim playing the robot; add --env-arg sim=ENV`);
+    return makeRosVecEnv(id.slice(4), numEnvs, sim.envArgs ?? {}, (simId) => makeVecEnv(simId, 1, { simEndpoints: sim.simEndpoints }));
+  }
   if (EMBEDDED_ENVS.includes(id)) {
     if (sim.simEndpoints !== undefined || sim.simWorkers !== undefined || sim.envArgs !== undefined) {
       throw new EnvInputError(`env ${id} is embedded: --sim, --sim-workers and --env-arg apply only to Python simulators`);

@@ -21,6 +21,41 @@ export interface CommonTopics {
   readonly diagnostics: string;
 }
 
+/**
+ * Learning on the robot (`csc train --env ros:<profile>`, src/envs/ros.ts). Optional in a profile;
+ * without it the defaults below apply (the training sims' values).
+ */
+export interface LearningSettings<R> {
+  /** Episodes are truncated after this many steps (default 500, the sims'). */
+  readonly maxEpisodeSteps: number;
+  /** How long to wait, after requesting a new episode, for state that passes the failure detector. */
+  readonly resetTimeoutS: number;
+  /** Optional std_msgs/Bool: a `true` since the last step marks the step a failure (besides the detector). */
+  readonly failureTopic: string | null;
+  readonly reward: R;
+}
+
+/** panda_push.py's reward, computed from the observation (docs/ros.md "Learning on the robot"). */
+export interface PandaReward {
+  /** Per metre the block moves toward the goal (x, y). */
+  readonly pushPerM: number;
+  /** Per metre the hand moves toward the block. */
+  readonly reachPerM: number;
+  /** Added on success, which ends the episode. */
+  readonly successBonus: number;
+  /** Success: block centre within this distance (x, y) of the goal. */
+  readonly goalRadiusM: number;
+}
+
+/** Laikago walking reward from the observation: weight × forward velocity + alive bonus. */
+export interface LaikagoReward {
+  readonly forwardVelocityWeight: number;
+  readonly aliveBonus: number;
+}
+
+export const DEFAULT_PANDA_LEARNING: LearningSettings<PandaReward> = { maxEpisodeSteps: 500, resetTimeoutS: 300, failureTopic: null, reward: { pushPerM: 50, reachPerM: 10, successBonus: 10, goalRadiusM: 0.03 } };
+export const DEFAULT_LAIKAGO_LEARNING: LearningSettings<LaikagoReward> = { maxEpisodeSteps: 500, resetTimeoutS: 300, failureTopic: null, reward: { forwardVelocityWeight: 1, aliveBonus: 0.02 } };
+
 interface ProfileBase {
   /** Profile name (diagnostics' hardware_id). */
   readonly name: string;
@@ -82,6 +117,7 @@ export interface PandaProfile extends ProfileBase {
     /** The block counts as toppled beyond this tilt of its up axis from vertical. */
     readonly objectTiltMaxDeg: number;
   };
+  readonly learning: LearningSettings<PandaReward>;
 }
 
 export interface LaikagoProfile extends ProfileBase {
@@ -121,6 +157,7 @@ export interface LaikagoProfile extends ProfileBase {
   };
   /** Damping command on a hold or fall: kp = 0, this kd, targets at the measured positions. */
   readonly hold: { readonly dampingKdNmSPerRad: number };
+  readonly learning: LearningSettings<LaikagoReward>;
 }
 
 export type RobotProfile = PandaProfile | LaikagoProfile;
@@ -153,6 +190,12 @@ class Fields {
 
   at(key: string): string {
     return this.path === '' ? key : `${this.path}.${key}`;
+  }
+
+  /** Whether an optional field is present (marks it as known). */
+  has(key: string): boolean {
+    this.used.add(key);
+    return this.raw[key] !== undefined;
   }
 
   private get(key: string): Json {
@@ -271,7 +314,8 @@ function parsePanda(f: Fields, base: ProfileBase): PandaProfile {
   const fl = f.obj('failure');
   const failure = { objectTiltMaxDeg: fl.num('objectTiltMaxDeg', { gt: 0, le: 180 }) };
   fl.done();
-  return { ...base, robot: 'panda', state, taskFrameOriginM: f.vec3('taskFrameOriginM'), command, limits, virtualSetpoint, failure };
+  const learning = parseLearning(f, DEFAULT_PANDA_LEARNING, (r) => ({ pushPerM: r.num('pushPerM'), reachPerM: r.num('reachPerM'), successBonus: r.num('successBonus'), goalRadiusM: r.num('goalRadiusM', { ge: 0 }) }));
+  return { ...base, robot: 'panda', state, taskFrameOriginM: f.vec3('taskFrameOriginM'), command, limits, virtualSetpoint, failure, learning };
 }
 
 function parseLaikago(f: Fields, base: ProfileBase): LaikagoProfile {
@@ -299,7 +343,25 @@ function parseLaikago(f: Fields, base: ProfileBase): LaikagoProfile {
   const h = f.obj('hold');
   const hold = { dampingKdNmSPerRad: h.num('dampingKdNmSPerRad', { ge: 0 }) };
   h.done();
-  return { ...base, robot: 'laikago', state, joints, command, limits, failure, hold };
+  const learning = parseLearning(f, DEFAULT_LAIKAGO_LEARNING, (r) => ({ forwardVelocityWeight: r.num('forwardVelocityWeight'), aliveBonus: r.num('aliveBonus') }));
+  return { ...base, robot: 'laikago', state, joints, command, limits, failure, hold, learning };
+}
+
+/** The optional `learning` section (defaults when absent; every field required when present but failureTopic). */
+function parseLearning<R>(f: Fields, defaults: LearningSettings<R>, reward: (r: Fields) => R): LearningSettings<R> {
+  if (!f.has('learning')) return defaults;
+  const l = f.obj('learning');
+  const r = l.obj('reward');
+  const settings = {
+    maxEpisodeSteps: l.num('maxEpisodeSteps', { ge: 1 }),
+    resetTimeoutS: l.num('resetTimeoutS', { gt: 0 }),
+    failureTopic: l.has('failureTopic') ? l.topic('failureTopic') : null,
+    reward: reward(r),
+  };
+  if (!Number.isInteger(settings.maxEpisodeSteps)) l.fail('maxEpisodeSteps', settings.maxEpisodeSteps, 'an integer ≥ 1');
+  r.done();
+  l.done();
+  return settings;
 }
 
 /** Reads and validates a profile file. */

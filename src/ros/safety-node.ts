@@ -91,7 +91,7 @@ export function makeAdapter(profile: RobotProfile): RobotAdapter {
 
 /** Checks that a checkpoint's env matches what the profile's observation builder produces. */
 export function checkCompatible(profile: RobotProfile, adapter: RobotAdapter, spec: EnvSpec): void {
-  if (!profile.envs.includes(spec.id)) throw new NodeSetupError(`the checkpoint was trained on ${spec.id}, but profile ${profile.name} serves ${profile.envs.join(', ')} (its field envs)`);
+  if (!profile.envs.includes(spec.id) && spec.id !== `ros:${profile.name}`) throw new NodeSetupError(`the checkpoint was trained on ${spec.id}, but profile ${profile.name} serves ${profile.envs.join(', ')} (its field envs)`);
   const names = adapter.obsNames;
   if (spec.obsSize !== names.length || spec.obsNames.some((n, i) => n !== names[i])) {
     const i = spec.obsNames.findIndex((n, k) => n !== names[k]);

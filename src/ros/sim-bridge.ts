@@ -9,8 +9,8 @@
  * damping command (the sim's PD gains are fixed, so a hold becomes position targets at the
  * measured joint positions).
  */
-import { Subject, concatMap, lastValueFrom, takeUntil } from 'rxjs';
-import { EnvInputError, type VecEnv } from '../envs/env.ts';
+import { Subject, concatMap, lastValueFrom, map, merge, takeUntil } from 'rxjs';
+import { EnvInputError, type VecEnv, type VecStepResult } from '../envs/env.ts';
 import { LAIKAGO_OBS_NAMES } from './laikago.ts';
 import type { TransitionRecord } from './mcap.ts';
 import type { Header, Quaternion, Vector3 } from './messages.ts';
@@ -59,6 +59,13 @@ export class SimBridge {
   private readonly publishState: (obs: Float32Array) => void;
   private readonly toAction: (cmd: ArrayLike<number>) => Float32Array;
   private readonly commands$: Subject<ArrayLike<number>> = new Subject();
+  /** With {@link serve}: the sim's last step (its own reward and failure, for comparison). */
+  lastStep: VecStepResult | null = null;
+  /** With {@link serve}: the first error of the sim (the bridge then answers nothing). */
+  serveError: unknown = null;
+  private episodeOver = true;
+  private stalls = 0;
+  private served = 0;
 
   constructor(
     private readonly env: VecEnv,
@@ -139,6 +146,61 @@ export class SimBridge {
     this.publish(await this.env.reset(seed));
     await result;
     return { env: this.env.spec.id, episodes: done, steps, failures, avgReward: rewardSum / Math.max(1, done), avgFailures: failures / Math.max(1, done), droppedEpisodes: dropped };
+  }
+
+  /**
+   * Plays the robot for learning on it (`ros:` envs, src/envs/ros.ts), as a robot would behave:
+   * every command steps the sim and publishes the new state (s′, also on the step that ended the
+   * sim's episode); after the episode ended the robot stands held, answering commands with its
+   * last state; a message on the profile's reset topic starts a new episode (seeds `seed`,
+   * `seed + 1`, …) and publishes its first state.
+   */
+  serve(seed: number): void {
+    const resets$ = this.transport.subscribe(this.profile.topics.reset, 'std_msgs/msg/Empty').pipe(map(() => null));
+    merge(this.commands$, resets$)
+      .pipe(
+        concatMap(async (cmd) => {
+          if (this.serveError !== null) return;
+          try {
+            if (cmd === null) {
+              this.episodeOver = false;
+              this.answer(await this.env.reset(seed + this.served++));
+            } else if (this.episodeOver) {
+              if (this.lastObs.length > 0) this.answer(this.lastObs);
+            } else {
+              const r = await this.env.step(this.toAction(cmd).map((a) => Math.max(-1, Math.min(1, a))));
+              this.lastStep = r;
+              if (r.dropped[0] === 1) {
+                // The sim dropped the episode (server restart): no s′ exists, so no state is
+                // published; the env's state timeout drops the episode and requests a reset.
+                this.episodeOver = true;
+                this.lastObs = r.obs.slice();
+                return;
+              }
+              if (r.terminated[0] === 1 || r.truncated[0] === 1) this.episodeOver = true;
+              this.answer(r.nextObs);
+            }
+          } catch (e) {
+            this.serveError = e;
+          }
+        }),
+        takeUntil(this.stop$),
+      )
+      .subscribe();
+  }
+
+  /** With {@link serve}: the next `steps` answers are not published (a sensor dropout). */
+  stall(steps: number): void {
+    this.stalls += steps;
+  }
+
+  private answer(obs: Float32Array): void {
+    if (this.stalls > 0) {
+      this.stalls--;
+      this.lastObs = obs.slice();
+      return;
+    }
+    this.publish(obs);
   }
 
   close(): void {
