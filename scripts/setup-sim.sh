@@ -48,5 +48,18 @@ py="$venv/bin/python"
   echo "setup-sim: the venv at $venv cannot import csc_sim and its dependencies" >&2
   exit 1
 }
+# robosuite's controllers are numba functions cached on first use (robosuite/utils/__pycache__/*.nbc).
+# Compile them once here: otherwise the first Panda step of every fresh venv compiles them, which on
+# a loaded two-core machine can outlast the bridge's 10 s step timeout and a ROS node's state timeout.
+echo "setup-sim: compiling robosuite's numba controllers (once per venv)" >&2
+"$py" -c '
+import numpy as np
+from csc_sim.envs import make
+env = make("panda-push-topple")
+env.reset(0)
+for _ in range(3):
+    env.step(np.zeros(env.spec.act_size, dtype=np.float32))
+env.close()
+' || { echo "setup-sim: could not build and step panda-push-topple in $venv" >&2; exit 1; }
 echo "$want" > "$stamp"
 echo "setup-sim: ready ($py)" >&2
