@@ -31,6 +31,7 @@ const day = (iso: string): string => iso.slice(0, 10);
 function learnerSection(): string[] {
   const l = load('learner.json');
   if (l === undefined) return [];
+  const native = load('learner-tensorflow.json');
   const csc = l.train.csc;
   const trpo = l.train.trpo;
   const tensors = csc.perEpoch.map((e: any) => e.tensors).join(' → ');
@@ -42,6 +43,7 @@ function learnerSection(): string[] {
     '|---|---:|---|',
     `| \`csc train\`, CSC, point-nav, ${l.config.numEnvs} envs, ${l.config.filterCandidates} candidates | ${f0(csc.envStepsPerS)} | ≥ 10,000: ${l.goals.met.cscStepsPerS ? 'met' : 'not met'} |`,
     `| \`csc train\`, TRPO | ${f0(trpo.envStepsPerS)} | |`,
+    ...(native === undefined ? [] : [`| \`csc train --backend tensorflow\`, CSC (\`learner-tensorflow.json\`, ${day(native.date)}) | ${f0(native.train.csc.envStepsPerS)} | ${native.goals.met.cscStepsPerS ? 'met' : 'not met'} |`, `| \`csc train --backend tensorflow\`, TRPO | ${f0(native.train.trpo.envStepsPerS)} | |`]),
     `| reference: raw point-nav stepping | ${f0(l.reference.rawEnvStepsPerS)} | |`,
     `| reference: a plain batched policy forward pass per step | ${f0(l.reference.plainForwardStepsPerS)} | |`,
     '',
