@@ -34,9 +34,9 @@ import type { EpochMetrics } from '../runs/metrics.ts';
 import { PolicyActor } from './actor.ts';
 import type { LearnerConfig } from './config.ts';
 import { type CpoDirection, type CpoLineSearchResult, cpoDirection, cpoLineSearch } from './cpo-step.ts';
-import { checkSpecMatches } from './csc.ts';
 import type { DeployedPolicy } from './deploy.ts';
 import type { Learner } from './learner.ts';
+import { assignFrom, checkSpecMatches, copyPolicyWeights } from './restore.ts';
 
 /** On-policy batch of one CPO step (valid rows only). */
 export interface CpoBatch {
@@ -378,13 +378,7 @@ export class CpoLearner implements Learner {
     const m = ck.meta;
     if (m.algo !== this.config.algo) throw new CheckpointError(`${dir}: checkpoint was trained with algo '${String(m.algo)}', this learner is '${this.config.algo}'`);
     checkSpecMatches(dir, m.spec, this.spec);
-    for (const { prefix, vars } of this.networks()) {
-      tf.tidy(() => {
-        vars.forEach((v, i) => {
-          v.assign(tf.tensor(ck.get(`${prefix}/${i}`, v.shape), v.shape));
-        });
-      });
-    }
+    for (const { prefix, vars } of this.networks()) assignFrom(ck, prefix, vars);
     if (typeof m.epoch !== 'number' || !Number.isInteger(m.epoch) || m.epoch < 0) throw new CheckpointError(`${dir}: meta.epoch is ${JSON.stringify(m.epoch)}, expected an integer ≥ 0`);
     this.epochIndex = m.epoch;
     const totals = m.totals as Partial<Record<keyof Totals, unknown>> | undefined;
@@ -403,18 +397,7 @@ export class CpoLearner implements Learner {
   }
 
   async initPolicyFrom(dir: string): Promise<void> {
-    const ck = await loadCheckpoint(dir);
-    const saved = ck.meta.spec as Partial<Record<keyof EnvSpec, unknown>> | undefined;
-    if (saved?.obsSize !== this.spec.obsSize || saved.actSize !== this.spec.actSize) {
-      throw new CheckpointError(
-        `${dir}: --init-policy checkpoint has obs ${String(saved?.obsSize)} / act ${String(saved?.actSize)} (env ${String(saved?.id)}), this env ${this.spec.id} has obs ${this.spec.obsSize} / act ${this.spec.actSize}`,
-      );
-    }
-    tf.tidy(() => {
-      this.policy.vars.forEach((v, i) => {
-        v.assign(tf.tensor(ck.get(`policy/${i}`, v.shape), v.shape));
-      });
-    });
+    await copyPolicyWeights(dir, this.spec, this.policy.vars);
   }
 
   dispose(): void {

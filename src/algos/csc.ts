@@ -35,6 +35,7 @@ import type { Learner } from './learner.ts';
 import { naturalGradientStep } from './natural-gradient.ts';
 import { type PolicySamples, SafetyCritic, type SafetyCriticConfig } from './safety-critic.ts';
 import { filterActions, paperEpsilon } from './safety-filter.ts';
+import { assignFrom, checkSpecMatches, copyPolicyWeights, restoreTotalsAndRng } from './restore.ts';
 
 /** Time-major rollout storage, `T × N` rows, reused across epochs. */
 interface Rollout {
@@ -446,13 +447,7 @@ export class CscLearner implements Learner {
     const m = ck.meta;
     if (m.algo !== this.config.algo) throw new CheckpointError(`${dir}: checkpoint was trained with algo '${String(m.algo)}', this learner is '${this.config.algo}'`);
     checkSpecMatches(dir, m.spec, this.spec);
-    for (const { prefix, net } of this.networks()) {
-      tf.tidy(() => {
-        net.vars.forEach((v, i) => {
-          v.assign(tf.tensor(ck.get(`${prefix}/${i}`, v.shape), v.shape));
-        });
-      });
-    }
+    for (const { prefix, net } of this.networks()) assignFrom(ck, prefix, net.vars);
     const num = (k: string): number => {
       const v = m[k];
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new CheckpointError(`${dir}: meta.${k} is ${JSON.stringify(v)}, expected a finite number`);
@@ -461,17 +456,7 @@ export class CscLearner implements Learner {
     this.epochIndex = num('epoch');
     this.lambda = num('lambda');
     this.avgFailuresOld = num('avgFailuresOld');
-    const totals = m.totals;
-    if (typeof totals === 'object' && totals !== null && 'episodes' in totals && 'envSteps' in totals && 'failures' in totals) {
-      this.totals.episodes = Number(totals.episodes);
-      this.totals.envSteps = Number(totals.envSteps);
-      this.totals.failures = Number(totals.failures);
-    } else throw new CheckpointError(`${dir}: meta.totals is missing`);
-    const rng = m.rng;
-    if (typeof rng === 'object' && rng !== null && 'act' in rng && 'update' in rng && Array.isArray(rng.act) && Array.isArray(rng.update)) {
-      this.actRng.setState(rng.act as number[]);
-      this.updateRng.setState(rng.update as number[]);
-    }
+    restoreTotalsAndRng(dir, m, this.totals, this.actRng, this.updateRng);
   }
 
   /**
@@ -480,18 +465,7 @@ export class CscLearner implements Learner {
    * must match.
    */
   async initPolicyFrom(dir: string): Promise<void> {
-    const ck = await loadCheckpoint(dir);
-    const saved = ck.meta.spec as Partial<Record<keyof EnvSpec, unknown>> | undefined;
-    if (saved?.obsSize !== this.spec.obsSize || saved.actSize !== this.spec.actSize) {
-      throw new CheckpointError(
-        `${dir}: --init-policy checkpoint has obs ${String(saved?.obsSize)} / act ${String(saved?.actSize)} (env ${String(saved?.id)}), this env ${this.spec.id} has obs ${this.spec.obsSize} / act ${this.spec.actSize}`,
-      );
-    }
-    tf.tidy(() => {
-      this.policy.vars.forEach((v, i) => {
-        v.assign(tf.tensor(ck.get(`policy/${i}`, v.shape), v.shape));
-      });
-    });
+    await copyPolicyWeights(dir, this.spec, this.policy.vars);
   }
 
   dispose(): void {
@@ -503,17 +477,6 @@ export class CscLearner implements Learner {
   /** Last ε used for collection. */
   get lastCollectionEpsilon(): number {
     return this.lastEpsilon;
-  }
-}
-
-/** Throws when a checkpoint's env spec does not fit the env it is loaded for. */
-export function checkSpecMatches(dir: string, saved: unknown, spec: EnvSpec): void {
-  if (typeof saved !== 'object' || saved === null) throw new CheckpointError(`${dir}: meta.spec is missing`);
-  const s = saved as Partial<Record<keyof EnvSpec, unknown>>;
-  if (s.id !== spec.id || s.obsSize !== spec.obsSize || s.actSize !== spec.actSize) {
-    throw new CheckpointError(
-      `${dir}: checkpoint is for env ${String(s.id)} (obs ${String(s.obsSize)}, act ${String(s.actSize)}), but the env is ${spec.id} (obs ${spec.obsSize}, act ${spec.actSize})`,
-    );
   }
 }
 

@@ -26,10 +26,10 @@ import { Mlp } from '../nn/mlp.ts';
 import { SquashedGaussianPolicy } from '../nn/squashed-policy.ts';
 import type { EpochMetrics } from '../runs/metrics.ts';
 import { checkObservationBatch } from './actor.ts';
-import { checkSpecMatches } from './csc.ts';
 import type { LearnerConfig } from './config.ts';
 import type { ActOptions, DeployedPolicy, FilterResult } from './deploy.ts';
 import type { Learner } from './learner.ts';
+import { assignFrom, checkSpecMatches, restoreTotalsAndRng } from './restore.ts';
 
 /** Inputs of the soft Bellman target, one entry per batch row. */
 export interface SoftBellmanInput {
@@ -358,17 +358,7 @@ export class SacLearner implements Learner {
     };
     this.epochIndex = num('epoch');
     this.updateCredit = num('updateCredit');
-    const totals = m.totals;
-    if (typeof totals === 'object' && totals !== null && 'episodes' in totals && 'envSteps' in totals && 'failures' in totals) {
-      this.totals.episodes = Number(totals.episodes);
-      this.totals.envSteps = Number(totals.envSteps);
-      this.totals.failures = Number(totals.failures);
-    } else throw new CheckpointError(`${dir}: meta.totals is missing`);
-    const rng = m.rng;
-    if (typeof rng === 'object' && rng !== null && 'act' in rng && 'update' in rng && Array.isArray(rng.act) && Array.isArray(rng.update)) {
-      this.actRng.setState(rng.act as number[]);
-      this.updateRng.setState(rng.update as number[]);
-    }
+    restoreTotalsAndRng(dir, m, this.totals, this.actRng, this.updateRng);
   }
 
   /** Starts from another SAC run's policy; the spec's observation and action sizes must match. */
@@ -394,14 +384,6 @@ export class SacLearner implements Learner {
     this.piOptimizer.dispose();
     this.alphaOptimizer.dispose();
   }
-}
-
-function assignFrom(ck: LoadedCheckpoint, prefix: string, vars: readonly tf.Variable[]): void {
-  tf.tidy(() => {
-    vars.forEach((v, i) => {
-      v.assign(tf.tensor(ck.get(`${prefix}/${i}`, v.shape), v.shape));
-    });
-  });
 }
 
 /**
