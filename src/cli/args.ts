@@ -1,5 +1,6 @@
 /** Small helpers shared by the `csc` subcommands: typed flag parsing with clear errors. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { BACKEND_CHOICES, type BackendChoice } from '../nn/backend.ts';
 
 /** A command-line mistake; the CLI prints the message and the subcommand's usage, exit code 2. */
 export class UsageError extends Error {
@@ -32,4 +33,10 @@ export function listFlag(value: string | undefined): string[] | undefined {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
+}
+
+/** Checks `--backend`: one of {@link BACKEND_CHOICES}, or undefined when the flag is absent. */
+export function backendFlag(value: string | undefined): BackendChoice | undefined {
+  if (value !== undefined && !BACKEND_CHOICES.includes(value as BackendChoice)) throw new UsageError(`--backend ${value}: expected one of ${BACKEND_CHOICES.join(', ')}`);
+  return value as BackendChoice | undefined;
 }

@@ -3,10 +3,10 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadDeployedPolicy } from '../algos/load.ts';
 import { makeVecEnv } from '../envs/make.ts';
-import { BACKEND_CHOICES, type BackendChoice, initBackend } from '../nn/backend.ts';
+import { BACKEND_CHOICES, initBackend } from '../nn/backend.ts';
 import { runEpisodes } from '../runs/episodes.ts';
 import { latestCheckpoint } from '../runs/run-folder.ts';
-import { UsageError, listFlag, numberFlag, parseFlags } from './args.ts';
+import { backendFlag, listFlag, numberFlag, parseFlags, UsageError } from './args.ts';
 
 export const EVAL_USAGE = `Usage: csc eval --checkpoint PATH [options]
 
@@ -63,8 +63,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   const numEnvs = numberFlag(f['num-envs'], '--num-envs', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1') ?? 8;
   const seed = numberFlag(f.seed, '--seed', Number.isInteger, 'an integer') ?? 12345;
   const epsilon = numberFlag(f.epsilon, '--epsilon');
-  if (f.backend !== undefined && !BACKEND_CHOICES.includes(f.backend as BackendChoice)) throw new UsageError(`--backend ${f.backend}: expected one of ${BACKEND_CHOICES.join(', ')}`);
-  await initBackend((f.backend ?? 'auto') as BackendChoice);
+  await initBackend(backendFlag(f.backend) ?? 'auto');
   const dir = await resolveCheckpointDir(f.checkpoint);
   const policy = await loadDeployedPolicy(dir, { seed });
   const env = await makeVecEnv(policy.spec.id, numEnvs, {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Subject, lastValueFrom, takeUntil } from 'rxjs';
 import { loadDeployedPolicy } from '../algos/load.ts';
 import { makeVecEnv } from '../envs/make.ts';
-import { BACKEND_CHOICES, type BackendChoice, initBackend } from '../nn/backend.ts';
+import { BACKEND_CHOICES, initBackend } from '../nn/backend.ts';
 import { LoopbackGraph, LoopbackTransport } from '../ros/loopback.ts';
 import { McapRecorder } from '../ros/mcap.ts';
 import { type RobotProfile, loadProfile } from '../ros/profile.ts';
@@ -16,7 +16,7 @@ import { recordNodeTopics, timeNs } from '../ros/record.ts';
 import { type Decision, SafetyNode } from '../ros/safety-node.ts';
 import { SimBridge } from '../ros/sim-bridge.ts';
 import type { RosTransport } from '../ros/transport.ts';
-import { UsageError, listFlag, numberFlag, parseFlags } from './args.ts';
+import { backendFlag, listFlag, numberFlag, parseFlags, UsageError } from './args.ts';
 import { resolveCheckpointDir } from './eval.ts';
 
 export const NODE_USAGE = `Usage: csc node --checkpoint PATH --profile FILE [options] [--ros-args ...]
@@ -84,7 +84,7 @@ export async function nodeCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(NODE_USAGE);
     return 0;
   }
-  if (f.backend !== undefined && !BACKEND_CHOICES.includes(f.backend as BackendChoice)) throw new UsageError(`--backend ${f.backend}: expected one of ${BACKEND_CHOICES.join(', ')}`);
+  const backend = backendFlag(f.backend) ?? 'auto';
   const seed = numberFlag(f.seed, '--seed', Number.isInteger, 'an integer') ?? 0;
   const epsilonFlag = numberFlag(f.epsilon, '--epsilon');
   if (f.sim !== undefined) {
@@ -92,7 +92,7 @@ export async function nodeCommand(argv: readonly string[]): Promise<number> {
     if (f.checkpoint === undefined) throw new UsageError('--checkpoint is required');
     const episodes = numberFlag(f.episodes, '--episodes', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1') ?? 3;
     const maxSteps = numberFlag(f['max-steps'], '--max-steps', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
-    await initBackend((f.backend ?? 'auto') as BackendChoice);
+    await initBackend(backend);
     const profile = await loadProfile(f.profile ?? defaultProfileFor(f.sim));
     const summary = await runSimInTheLoop({
       envId: f.sim,
@@ -120,7 +120,7 @@ export async function nodeCommand(argv: readonly string[]): Promise<number> {
     },
   });
   try {
-    await initBackend((f.backend ?? 'auto') as BackendChoice);
+    await initBackend(backend);
     const checkpoint = f.checkpoint ?? transport.declareParameter('checkpoint', '');
     const profileFile = f.profile ?? transport.declareParameter('profile', '');
     if (checkpoint === '') throw new UsageError('--checkpoint (or the ROS parameter checkpoint) is required');

@@ -1,10 +1,10 @@
 /** `csc record`: roll out a run's checkpointed policy and write its transitions as seed data. */
 import { loadDeployedPolicy } from '../algos/load.ts';
 import { makeVecEnv } from '../envs/make.ts';
-import { BACKEND_CHOICES, type BackendChoice, initBackend } from '../nn/backend.ts';
+import { BACKEND_CHOICES, initBackend } from '../nn/backend.ts';
 import { runEpisodes } from '../runs/episodes.ts';
 import { SeedDataError, createSeedData } from '../runs/seed-data.ts';
-import { UsageError, listFlag, numberFlag, parseFlags } from './args.ts';
+import { backendFlag, listFlag, numberFlag, parseFlags, UsageError } from './args.ts';
 import { resolveCheckpointDir } from './eval.ts';
 import { parseEnvArgs } from './train.ts';
 
@@ -62,8 +62,7 @@ export async function recordCommand(argv: readonly string[]): Promise<number> {
   const numEnvs = numberFlag(f['num-envs'], '--num-envs', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1') ?? 8;
   const seed = numberFlag(f.seed, '--seed', Number.isInteger, 'an integer') ?? 12345;
   const epsilon = numberFlag(f.epsilon, '--epsilon');
-  if (f.backend !== undefined && !BACKEND_CHOICES.includes(f.backend as BackendChoice)) throw new UsageError(`--backend ${f.backend}: expected one of ${BACKEND_CHOICES.join(', ')}`);
-  await initBackend((f.backend ?? 'auto') as BackendChoice);
+  await initBackend(backendFlag(f.backend) ?? 'auto');
   const dir = await resolveCheckpointDir(f.run);
   const policy = await loadDeployedPolicy(dir, { seed });
   try {

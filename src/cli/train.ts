@@ -2,12 +2,12 @@
 import { readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { ALGOS, ConfigError, DEFAULT_CONFIG, type LearnerConfig, resolveConfig } from '../algos/config.ts';
-import { BACKEND_CHOICES, type BackendChoice, initBackend } from '../nn/backend.ts';
+import { BACKEND_CHOICES, initBackend } from '../nn/backend.ts';
 import type { ProgressMode } from '../runs/progress.ts';
 import { defaultRunDirName, readConfig } from '../runs/run-folder.ts';
 import { train } from '../runs/train.ts';
 import type { EnvArgs } from '../bridge/supervisor.ts';
-import { UsageError, listFlag, numberFlag, parseFlags } from './args.ts';
+import { backendFlag, listFlag, numberFlag, parseFlags, UsageError } from './args.ts';
 import { resolveCheckpointDir } from './eval.ts';
 
 export const TRAIN_USAGE = `Usage: csc train [options]
@@ -151,8 +151,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   pick('seed', numberFlag(f.seed, '--seed', Number.isInteger, 'an integer'));
   pick('numEnvs', numberFlag(f['num-envs'], '--num-envs', Number.isInteger, 'an integer'));
   pick('stepsPerEpoch', numberFlag(f['steps-per-epoch'], '--steps-per-epoch', Number.isInteger, 'an integer'));
-  if (f.backend !== undefined && !BACKEND_CHOICES.includes(f.backend as BackendChoice)) throw new UsageError(`--backend ${f.backend}: expected one of ${BACKEND_CHOICES.join(', ')}`);
-  pick('backend', f.backend as BackendChoice | undefined);
+  pick('backend', backendFlag(f.backend));
   for (const kv of f.set ?? []) overrides = { ...overrides, ...parseSet(kv) };
   const config = resolveConfig(overrides);
   const progress = (f.progress ?? 'auto') as ProgressMode;
