@@ -16,18 +16,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { PolicyActor } from '../src/algos/actor.ts';
 import { DEFAULT_CONFIG } from '../src/algos/config.ts';
 import type { DeployedPolicy } from '../src/algos/deploy.ts';
-import { SafetyCritic } from '../src/algos/safety-critic.ts';
-import { Rng } from '../src/core/rng.ts';
-import type { EnvSpec } from '../src/envs/env.ts';
 import { type BackendChoice, initBackend } from '../src/nn/backend.ts';
-import { GaussianPolicy } from '../src/nn/policy.ts';
 import { LoopbackGraph, LoopbackTransport } from '../src/ros/loopback.ts';
-import { PANDA_OBS_NAMES } from '../src/ros/panda.ts';
 import { type PandaProfile, loadProfile } from '../src/ros/profile.ts';
 import { SafetyNode } from '../src/ros/safety-node.ts';
+import { PANDA_SPEC, freshActor } from '../test/ros-helpers.ts';
 
 const GOAL_P99_MS = 1;
 const { values } = parseArgs({
@@ -41,29 +36,9 @@ const samples = Number(values.samples);
 const backend = await initBackend(values.backend as BackendChoice);
 const profile = (await loadProfile('hardware/panda.yaml')) as PandaProfile;
 
-const spec: EnvSpec = {
-  id: 'panda-push-topple',
-  obsSize: PANDA_OBS_NAMES.length,
-  actSize: 3,
-  actLow: [-1, -1, -1],
-  actHigh: [1, 1, 1],
-  obsNames: PANDA_OBS_NAMES,
-  actNames: ['ee_vx_cmd', 'ee_vy_cmd', 'ee_vz_cmd'],
-  maxEpisodeSteps: 500,
-  controlPeriodS: 0.05,
-  failureMeaning: 'the block topples',
-};
-
-function actor(epsilon: number): DeployedPolicy {
-  const c = DEFAULT_CONFIG;
-  const rng = new Rng(1);
-  const policy = new GaussianPolicy({ obsSize: spec.obsSize, actSize: 3, hidden: c.policyHidden, activation: c.activation, initLogStd: c.initLogStd }, rng);
-  const critic = new SafetyCritic({ obsSize: spec.obsSize, actSize: 3, hidden: c.criticHidden, activation: c.activation, lr: c.criticLr, alpha: c.cqlAlpha, gamma: c.gamma, targetTau: c.criticTargetTau }, rng);
-  return new PolicyActor(spec, 'csc', policy, critic, epsilon, { candidates: c.filterCandidates, probe: c.filterProbe, threshold: 'q' }, 1, () => {
-    policy.dispose();
-    critic.dispose();
-  });
-}
+const spec = PANDA_SPEC;
+// The default-size policy and critic with fresh weights: a decision costs the same whatever they are.
+const actor = (epsilon: number): DeployedPolicy => freshActor(spec, epsilon, DEFAULT_CONFIG.filterCandidates);
 
 interface Percentiles {
   p50Ms: number;
