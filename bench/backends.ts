@@ -220,6 +220,7 @@ async function child(choice: BackendChoice): Promise<ChildReport> {
       rewards: randn(n),
       costs: Float32Array.from({ length: n }, (_, i) => (i % 10 === 0 ? 1 : 0)),
       terminated: Float32Array.from({ length: n }, (_, i) => (i % 10 === 0 ? 1 : 0)),
+      discounts: new Float32Array(n).fill(Number.NaN),
     };
     const samples = { atObs: randn(n * m * actSize), atNextObs: randn(n * m * actSize), m };
     critic.update(batch, samples);

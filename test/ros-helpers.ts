@@ -3,7 +3,7 @@
  * through the training filter, a policy whose outputs a test scripts (NaN, ±Inf, huge), and a
  * robot that publishes Panda state on the profile's topics.
  */
-import { PolicyActor } from '../src/algos/actor.ts';
+import { PolicyActor, filterSettingsOf } from '../src/algos/actor.ts';
 import { DEFAULT_CONFIG } from '../src/algos/config.ts';
 import type { DeployedPolicy, FilterResult } from '../src/algos/deploy.ts';
 import { SafetyCritic } from '../src/algos/safety-critic.ts';
@@ -48,7 +48,7 @@ export function freshActor(spec: EnvSpec, epsilon: number, candidates = 100, see
   const c = DEFAULT_CONFIG;
   const policy = new GaussianPolicy({ obsSize: spec.obsSize, actSize: spec.actSize, hidden: c.policyHidden, activation: c.activation, initLogStd: c.initLogStd }, rng);
   const critic = new SafetyCritic({ obsSize: spec.obsSize, actSize: spec.actSize, hidden: c.criticHidden, activation: c.activation, lr: c.criticLr, alpha: c.cqlAlpha, gamma: c.gamma, targetTau: c.criticTargetTau }, rng);
-  return new PolicyActor(spec, 'csc', policy, critic, epsilon, { candidates, probe: c.filterProbe, threshold: 'q' }, seed, () => {
+  return new PolicyActor(spec, 'csc', policy, critic, epsilon, { ...filterSettingsOf(c), candidates, threshold: 'q' }, seed, () => {
     policy.dispose();
     critic.dispose();
   });

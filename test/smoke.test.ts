@@ -5,7 +5,7 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveConfig } from '../src/algos/config.ts';
+import { type Preset, resolveConfig } from '../src/algos/config.ts';
 import { CscLearner } from '../src/algos/csc.ts';
 import { PointNavVecEnv } from '../src/envs/point-nav.ts';
 import { initBackend } from '../src/nn/backend.ts';
@@ -15,8 +15,8 @@ before(async () => {
   await initBackend('auto');
 });
 
-async function run(algo: 'csc' | 'trpo', epochs: number): Promise<EpochMetrics[]> {
-  const cfg = resolveConfig({ algo, seed: 3, epochs, numEnvs: 8, stepsPerEpoch: 4000, criticUpdatesPerEpoch: 40, filterCandidates: 32, filterProbe: 4 });
+async function run(algo: 'csc' | 'trpo', epochs: number, preset: Preset = 'default'): Promise<EpochMetrics[]> {
+  const cfg = resolveConfig({ algo, seed: 3, epochs, numEnvs: 8, stepsPerEpoch: 4000, filterCandidates: 32, filterProbe: 4 }, preset);
   const learner = new CscLearner(cfg, new PointNavVecEnv(cfg.numEnvs));
   await learner.start();
   const out: EpochMetrics[] = [];
@@ -42,4 +42,19 @@ test('CSC on point-nav fails far less than TRPO on the same seed and step budget
   assert.ok(trpoFailures > 20, `the fixture needs TRPO to fail (${trpoFailures})`);
   assert.ok(cscFailures < trpoFailures / 2, `cumulative failures: CSC ${cscFailures} vs TRPO ${trpoFailures}`);
   assert.ok(csc.every((x) => x.filterExhaustions <= x.envSteps && x.filterAcceptRate >= 0 && x.filterAcceptRate <= 1));
+});
+
+test('once the critic has trained, the filter accepts most first candidates; the paper preset’s does not', async () => {
+  const csc = await run('csc', 5);
+  const late = csc.slice(2);
+  for (const m of late) {
+    assert.ok((m.filterFirstAcceptRate ?? 0) > 0.8, `epoch ${m.epoch}: first candidate accepted at ${m.filterFirstAcceptRate} of steps`);
+    assert.ok((m.filterExhaustedFraction ?? 1) < 0.05, `epoch ${m.epoch}: fell back at ${m.filterExhaustedFraction} of steps`);
+  }
+  // Its predictions mean something: near the observed failure, not the untrained 0.5.
+  assert.ok(late.every((m) => m.criticPredictedFailure < 0.25), `predicted ${late.map((m) => m.criticPredictedFailure.toFixed(3)).join(', ')}`);
+  // Algorithm 1 as printed, same seed and budget: ε ≤ 5e-4 and a critic starting at 0.5 reject
+  // nearly every candidate: the failure mode this default fixes.
+  const paper = await run('csc', 3, 'paper');
+  assert.ok(paper.slice(1).every((m) => (m.filterFirstAcceptRate ?? 1) < 0.2), `paper preset first-accept ${paper.map((m) => m.filterFirstAcceptRate).join(', ')}`);
 });

@@ -7,6 +7,7 @@ import { Rng } from '../core/rng.ts';
 import type { EnvSpec } from '../envs/env.ts';
 import { EnvInputError } from '../envs/env.ts';
 import type { GaussianPolicy } from '../nn/policy.ts';
+import type { FilterFallback, LearnerConfig } from './config.ts';
 import type { ActOptions, DeployedPolicy, FilterResult } from './deploy.ts';
 import { filterActions } from './safety-filter.ts';
 
@@ -20,6 +21,18 @@ export interface FilterSettings {
   readonly candidates: number;
   readonly probe: number;
   readonly threshold: 'q' | 'advantage';
+  readonly fallback: FilterFallback;
+  readonly fallbackPool: number;
+}
+
+/** The filter fields of a learner config. */
+export function filterSettingsOf(c: LearnerConfig): FilterSettings {
+  return { candidates: c.filterCandidates, probe: c.filterProbe, threshold: c.filterThreshold, fallback: c.filterFallback, fallbackPool: c.filterFallbackPool };
+}
+
+/** The hold action of a spec: zero, clipped into the action bounds (stop, for velocity commands). */
+export function holdAction(spec: EnvSpec): Float32Array {
+  return Float32Array.from(spec.actLow, (lo, j) => Math.min(spec.actHigh[j]!, Math.max(lo, 0)));
 }
 
 /** Throws {@link EnvInputError} unless `obs` holds `n` finite observations of `spec`. */
@@ -69,6 +82,8 @@ export class PolicyActor implements DeployedPolicy {
       candidates: useFilter ? this.filter.candidates : 1,
       probe: useFilter ? this.filter.probe : 1,
       threshold: this.filter.threshold,
+      fallback: this.filter.fallback,
+      fallbackPool: this.filter.fallbackPool,
       epsilon: useFilter ? (options.epsilon ?? this.epsilon) : Number.POSITIVE_INFINITY,
       deterministicFirst: options.deterministic === true,
       critic: useFilter && critic !== null ? (o, m, a, k) => critic.predictCandidates(o, m, a, k) : (_o, m, _a, k) => new Float32Array(m * k).fill(Number.NaN),
@@ -77,6 +92,10 @@ export class PolicyActor implements DeployedPolicy {
     if (!useFilter) {
       out.qc.fill(Number.NaN);
       out.exhausted.fill(0);
+    } else if (options.onExhausted === 'hold') {
+      const hold = holdAction(this.spec);
+      const A = hold.length;
+      for (let i = 0; i < n; i++) if (out.exhausted[i]) out.actions.set(hold, i * A);
     }
     return { actions: out.actions, qc: out.qc, tried: out.tried, exhausted: out.exhausted };
   }

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, DEFAULT_CONFIG, resolveConfig } from './config.ts';
 
-test('defaults are the paper hyper-parameters (Appendix A.6)', () => {
-  const c = resolveConfig();
+test('the paper preset is Algorithm 1 with the hyper-parameters of Appendix A.6', () => {
+  const c = resolveConfig({}, 'paper');
   assert.equal(c.criticLr, 2e-4);
   assert.equal(c.gamma, 0.99);
   assert.equal(c.lambdaLr, 4e-2);
@@ -14,6 +14,28 @@ test('defaults are the paper hyper-parameters (Appendix A.6)', () => {
   assert.equal(c.ensembleSize, 20);
   assert.equal(c.filterCandidates, 100);
   assert.equal(c.epsilonRule, 'paper');
+  assert.equal(c.filterThreshold, 'q');
+  assert.equal(c.filterFallback, 'lowest');
+  assert.equal(c.criticTarget, 'policy');
+  assert.equal(c.criticInitFailure, 0.5);
+  assert.equal(c.criticBellmanLoss, 'mse');
+  assert.equal(c.criticNStep, 1);
+  assert.equal(c.failureWindowEpisodes, 0);
+  assert.equal(c.lambdaAdvantage, 'fresh');
+  assert.equal(c.exhaustedInGradient, true);
+  // Overrides still win over the preset.
+  assert.equal(resolveConfig({ criticNStep: 4 }, 'paper').criticNStep, 4);
+});
+
+test('the default keeps the paper’s γ, δ, η_λ, α, K and line search, and departs where docs/algorithm.md says', () => {
+  const c = resolveConfig();
+  const p = resolveConfig({}, 'paper');
+  for (const k of ['gamma', 'lambdaLr', 'maxKl', 'cqlAlpha', 'lineSearchBeta0', 'lineSearchTries', 'filterCandidates', 'chi'] as const) assert.equal(c[k], p[k], k);
+  assert.equal(c.epsilonRule, 'fixed');
+  assert.equal(c.epsilonFixed, 0.1);
+  assert.equal(c.criticTarget, 'filtered');
+  assert.ok(c.criticInitFailure < 0.05);
+  assert.throws(() => resolveConfig({}, 'fast' as never), /preset "fast": expected one of/);
 });
 
 for (const [field, value, pattern] of [

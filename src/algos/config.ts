@@ -11,10 +11,56 @@ export type Algo = 'csc' | 'trpo' | 'qensemble' | 'cpo' | 'sac';
 export const ALGOS: readonly Algo[] = ['csc', 'trpo', 'qensemble', 'cpo', 'sac'];
 
 /** Rule for the filter threshold ε. */
-export type EpsilonRule = 'paper' | 'fixed';
+export type EpsilonRule = 'paper' | 'chi' | 'fixed';
 
 /** Quantity the filter compares with ε. */
 export type FilterThreshold = 'q' | 'advantage';
+
+/**
+ * What the filter executes when none of the K candidates passes: `lowest` the lowest-Q_C
+ * candidate; `last` the last resample (A.4 read literally: the loop simply stops); `sample-lowest`
+ * one drawn uniformly from the `filterFallbackPool` lowest-Q_C candidates (they are samples of π,
+ * so this samples π restricted to its least risky part).
+ */
+export type FilterFallback = 'lowest' | 'last' | 'sample-lowest';
+export const FILTER_FALLBACKS: readonly FilterFallback[] = ['lowest', 'last', 'sample-lowest'];
+
+/**
+ * The policy whose failure probability Q_C estimates (the a′ of the Bellman target):
+ * `policy` = a′ ∼ π at s′ (eq. 2 as printed: Q_C^π); `filtered` = a′ chosen at s′ by the same
+ * filter that acts (Q_C of the behaviour that actually runs).
+ */
+export type CriticTarget = 'policy' | 'filtered';
+
+/**
+ * E[Â_C] of eq. 9: `fresh` = over fresh samples of π_old against a V_C(s) from π_old too (zero in
+ * expectation; the printed equation with π_old as the behaviour); `behaviour` = π's own actions
+ * against the executed (filtered) ones, Q_C(s, a∼π) − Q_C(s, a_exec): by the performance-difference
+ * lemma V_C^π ≈ V_C^behaviour + E[Â_C]/(1−γ), so λ sees π's own risk, not only the filtered
+ * failures.
+ */
+export type LambdaAdvantage = 'fresh' | 'behaviour';
+
+/** Named bundles of config fields: `paper` = Algorithm 1 as printed; `default` = what we measured best. */
+export type Preset = 'paper' | 'default';
+export const PRESETS: Readonly<Record<Preset, Partial<LearnerConfig>>> = {
+  default: {},
+  paper: {
+    epsilonRule: 'paper',
+    filterThreshold: 'q',
+    filterFallback: 'lowest',
+    criticTarget: 'policy',
+    criticInitFailure: 0.5,
+    criticBellmanLoss: 'mse',
+    criticNStep: 1,
+    criticUpdatesPerEpoch: 100,
+    criticTargetTau: 0.005,
+    criticLr: 2e-4,
+    failureWindowEpisodes: 0,
+    lambdaAdvantage: 'fresh',
+    exhaustedInGradient: true,
+  },
+};
 
 export interface LearnerConfig {
   /**
@@ -96,8 +142,10 @@ export interface LearnerConfig {
   readonly filterCandidates: number;
   readonly filterProbe: number;
   /**
-   * ε rule: `paper` = (1−γ)(χ − V̂_C^old) (Algorithm 1, line 5); `fixed` = `epsilonFixed` always
-   * (a documented variant for comparison, never the default).
+   * ε rule: `paper` = (1−γ)(χ − V̂_C^old) (Algorithm 1, line 5); `chi` = χ, a risk level tied
+   * to the budget (with `filterThreshold` `q`: reject actions whose discounted failure
+   * probability under the filtered behaviour exceeds χ); `fixed` = `epsilonFixed` always.
+   * docs/algorithm.md says which is the default and why.
    */
   readonly epsilonRule: EpsilonRule;
   readonly epsilonFixed: number;
@@ -107,6 +155,35 @@ export interface LearnerConfig {
    * documented variant: eq. 4 bounds E[Â_C] by this same ε). See docs/algorithm.md.
    */
   readonly filterThreshold: FilterThreshold;
+  /** What runs when no candidate passes, and the pool size of `sample-lowest`. */
+  readonly filterFallback: FilterFallback;
+  readonly filterFallbackPool: number;
+  /** Which policy Q_C evaluates (the a′ of its Bellman target). */
+  readonly criticTarget: CriticTarget;
+  /** Q_C of every (s, a) before training: the sigmoid head's bias is logit of this (0.5 = a zero bias). */
+  readonly criticInitFailure: number;
+  /**
+   * Steps n of the critic's tuples in D_env: target Σ_{k<n} γ^k c_{t+k} + γ^n E Q̂_C(s_{t+n}, a′)
+   * (1 = eq. 2's one-step target). The rollout's steps are the filtered behaviour's, so n > 1 suits
+   * `criticTarget: 'filtered'`; a failure reaches n steps back per target refresh.
+   */
+  readonly criticNStep: number;
+  /** The critic's Bellman term: `mse` (eq. 2) or `bce` (cross-entropy, same fixed point; safety-critic.ts). */
+  readonly criticBellmanLoss: 'mse' | 'bce';
+  /**
+   * V̂_C^old for ε and λ: the average failures of the last this-many finished episodes (0 = the
+   * previous epoch's, Algorithm 1 line 10 as printed). λ uses the larger of the window's and the
+   * epoch's, so it rises in any epoch whose failures exceed χ.
+   */
+  readonly failureWindowEpisodes: number;
+  /** E[Â_C] in λ's update (eq. 9). */
+  readonly lambdaAdvantage: LambdaAdvantage;
+  /**
+   * Steps where the filter fell back (no candidate passed) enter the policy gradient as samples
+   * of π_old (`true`, the paper's implicit choice) or are left out (`false`): the fallback action
+   * is not drawn from π_old, so eq. 8's likelihood ratio does not hold for it.
+   */
+  readonly exhaustedInGradient: boolean;
 
   /** TensorFlow.js backend. */
   readonly backend: BackendChoice;
@@ -155,11 +232,11 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   valueLr: 1e-3,
   valueEpochs: 5,
   valueBatch: 256,
-  criticLr: 2e-4,
+  criticLr: 1e-3,
   cqlAlpha: 0.5,
-  criticUpdatesPerEpoch: 100,
+  criticUpdatesPerEpoch: 400,
   criticBatch: 256,
-  criticTargetTau: 0.005,
+  criticTargetTau: 0.05,
   criticPolicySamples: 4,
   replayCapacity: 200_000,
   costAdvantageSamples: 8,
@@ -169,9 +246,18 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   lambdaLr: 4e-2,
   filterCandidates: 100,
   filterProbe: 4,
-  epsilonRule: 'paper',
-  epsilonFixed: 0.05,
+  epsilonRule: 'fixed',
+  epsilonFixed: 0.1,
   filterThreshold: 'q',
+  filterFallback: 'lowest',
+  filterFallbackPool: 10,
+  criticTarget: 'filtered',
+  criticInitFailure: 0.01,
+  criticBellmanLoss: 'bce',
+  criticNStep: 8,
+  failureWindowEpisodes: 100,
+  lambdaAdvantage: 'behaviour',
+  exhaustedInGradient: false,
   backend: 'auto',
   sacLr: 3e-4,
   sacBatch: 256,
@@ -211,6 +297,7 @@ const NUMERIC_CHECKS: readonly Check[] = [
   ['criticLr', (v) => v > 0, '> 0'],
   ['cqlAlpha', (v) => v >= 0, '≥ 0'],
   ['criticUpdatesPerEpoch', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0'],
+  ['criticNStep', (v) => Number.isInteger(v) && v >= 1 && v <= 1000, 'an integer in [1, 1000]'],
   ['criticBatch', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
   ['criticTargetTau', (v) => v > 0 && v <= 1, 'in (0, 1]'],
   ['criticPolicySamples', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
@@ -223,6 +310,9 @@ const NUMERIC_CHECKS: readonly Check[] = [
   ['filterCandidates', (v) => Number.isInteger(v) && v >= 1 && v <= 65535, 'an integer in [1, 65535]'],
   ['filterProbe', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
   ['epsilonFixed', Number.isFinite, 'a finite number'],
+  ['filterFallbackPool', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
+  ['criticInitFailure', (v) => v > 0 && v < 1, 'in (0, 1) (a probability)'],
+  ['failureWindowEpisodes', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0 (0 = the previous epoch)'],
   ['sacLr', (v) => v > 0, '> 0'],
   ['sacBatch', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
   ['sacTau', (v) => v > 0 && v <= 1, 'in (0, 1]'],
@@ -231,12 +321,13 @@ const NUMERIC_CHECKS: readonly Check[] = [
   ['sacInitAlpha', (v) => v > 0, '> 0'],
 ];
 
-/** Merges `overrides` onto the defaults and validates every field. Throws {@link ConfigError}. */
-export function resolveConfig(overrides: Partial<LearnerConfig> = {}): LearnerConfig {
+/** Merges `overrides` onto the defaults (or a preset's) and validates every field. Throws {@link ConfigError}. */
+export function resolveConfig(overrides: Partial<LearnerConfig> = {}, preset: Preset = 'default'): LearnerConfig {
+  if (!(preset in PRESETS)) throw new ConfigError(`preset ${JSON.stringify(preset)}: expected one of ${Object.keys(PRESETS).join(', ')}`);
   for (const key of Object.keys(overrides)) {
     if (!(key in DEFAULT_CONFIG)) throw new ConfigError(`unknown config field '${key}'; known fields: ${Object.keys(DEFAULT_CONFIG).join(', ')}`);
   }
-  const c: LearnerConfig = { ...DEFAULT_CONFIG, ...overrides };
+  const c: LearnerConfig = { ...DEFAULT_CONFIG, ...PRESETS[preset], ...overrides };
   for (const [key, ok, expected] of NUMERIC_CHECKS) {
     const v = c[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
@@ -244,8 +335,13 @@ export function resolveConfig(overrides: Partial<LearnerConfig> = {}): LearnerCo
     }
   }
   if (!ALGOS.includes(c.algo)) throw new ConfigError(`config.algo = ${JSON.stringify(c.algo)}: expected one of ${ALGOS.join(', ')}`);
-  if (c.epsilonRule !== 'paper' && c.epsilonRule !== 'fixed') throw new ConfigError(`config.epsilonRule = ${JSON.stringify(c.epsilonRule)}: expected 'paper' or 'fixed'`);
+  if (!['paper', 'chi', 'fixed'].includes(c.epsilonRule)) throw new ConfigError(`config.epsilonRule = ${JSON.stringify(c.epsilonRule)}: expected 'paper', 'chi' or 'fixed'`);
   if (c.filterThreshold !== 'q' && c.filterThreshold !== 'advantage') throw new ConfigError(`config.filterThreshold = ${JSON.stringify(c.filterThreshold)}: expected 'q' or 'advantage'`);
+  if (!FILTER_FALLBACKS.includes(c.filterFallback)) throw new ConfigError(`config.filterFallback = ${JSON.stringify(c.filterFallback)}: expected one of ${FILTER_FALLBACKS.join(', ')}`);
+  if (c.criticTarget !== 'policy' && c.criticTarget !== 'filtered') throw new ConfigError(`config.criticTarget = ${JSON.stringify(c.criticTarget)}: expected 'policy' or 'filtered'`);
+  if (c.criticBellmanLoss !== 'mse' && c.criticBellmanLoss !== 'bce') throw new ConfigError(`config.criticBellmanLoss = ${JSON.stringify(c.criticBellmanLoss)}: expected 'mse' or 'bce'`);
+  if (c.lambdaAdvantage !== 'fresh' && c.lambdaAdvantage !== 'behaviour') throw new ConfigError(`config.lambdaAdvantage = ${JSON.stringify(c.lambdaAdvantage)}: expected 'fresh' or 'behaviour'`);
+  if (typeof c.exhaustedInGradient !== 'boolean') throw new ConfigError(`config.exhaustedInGradient = ${JSON.stringify(c.exhaustedInGradient)}: expected true or false`);
   if (c.activation !== 'tanh' && c.activation !== 'relu') throw new ConfigError(`config.activation = ${JSON.stringify(c.activation)}: expected 'tanh' or 'relu'`);
   for (const key of ['policyHidden', 'valueHidden', 'criticHidden'] as const) {
     const h = c[key];

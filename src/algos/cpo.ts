@@ -31,7 +31,7 @@ import { CheckpointError, type NamedArray, loadCheckpoint, saveCheckpoint } from
 import { GaussianPolicy } from '../nn/policy.ts';
 import { ValueFunction } from '../nn/value.ts';
 import type { EpochMetrics } from '../runs/metrics.ts';
-import { PolicyActor } from './actor.ts';
+import { PolicyActor, filterSettingsOf } from './actor.ts';
 import type { LearnerConfig } from './config.ts';
 import { type CpoDirection, type CpoLineSearchResult, cpoDirection, cpoLineSearch } from './cpo-step.ts';
 import type { DeployedPolicy } from './deploy.ts';
@@ -343,7 +343,7 @@ export class CpoLearner implements Learner {
 
   deployed(): DeployedPolicy {
     const c = this.config;
-    return new PolicyActor(this.spec, c.algo, this.policy, null, Number.NaN, { candidates: c.filterCandidates, probe: c.filterProbe, threshold: c.filterThreshold }, c.seed + 17);
+    return new PolicyActor(this.spec, c.algo, this.policy, null, Number.NaN, filterSettingsOf(c), c.seed + 17);
   }
 
   private networks(): { prefix: string; vars: readonly tf.Variable[] }[] {

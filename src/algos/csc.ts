@@ -4,21 +4,24 @@
  * (the LNT-style baseline: an ensemble of plain Bellman critics in place of the CQL critic).
  *
  * One epoch, top to bottom:
- *   1. ε = (1−γ)(χ − V̂_C^old)                                   Algorithm 1, line 5
- *   2. rollout: sample a ∼ π_old, execute iff Q_C(s,a) ≤ ε          line 6 (A.4: ≤ K candidates)
- *      and store (s, a, s′, r, c) in D_env                         lines 7–8
- *   3. V̂_C^old ← average episodic failures of this epoch          line 10
- *   4. safety critic by CQL(ζ) on D_env                            eq. 2, line 13
+ *   1. ε = (1−γ)(χ − V̂_C^old), or a fixed risk level               Algorithm 1, line 5
+ *   2. rollout: sample a ∼ π_old, execute iff Q_C(s,a) ≤ ε          line 6 (A.4: ≤ K candidates,
+ *      then the configured fallback) and store (s, a, s′, r, c)    lines 7–8
+ *   3. V̂_C^old ← average failures over a window of recent episodes line 10
+ *   4. safety critic by CQL(ζ) on D_env, bootstrapping with π or   eq. 2, line 13
+ *      through the filter
  *   5. Â_R by GAE; Â_C = Q_C(s,a) − E_{a′∼π}Q_C(s,a′); Ã = Â_R − λ′Â_C    eqs. 5, 8
  *   6. natural-gradient policy step with KL line search            eqs. 6–7, A.2
  *   7. value function regression on the GAE returns
  *   8. λ ← max(0, λ + η_λ(E[Â_C]/(1−γ) − χ′))                       eq. 9 (dual ascent), line 14
  *
  * The critic is updated before the policy step in each epoch (the paper interleaves them inside
- * one loop), so Â_C already reflects this epoch's failures.
+ * one loop), so Â_C already reflects this epoch's failures. Where the default departs from the
+ * printed algorithm (`--preset paper` keeps it), docs/algorithm.md says why, with measurements.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { gae } from '../core/gae.ts';
+import { NStepWriter } from '../core/nstep.ts';
 import { ReplayBuffer } from '../core/replay.ts';
 import { Rng } from '../core/rng.ts';
 import type { EnvSpec, VecEnv } from '../envs/env.ts';
@@ -26,15 +29,16 @@ import { CheckpointError, type NamedArray, loadCheckpoint, saveCheckpoint } from
 import { GaussianPolicy } from '../nn/policy.ts';
 import { ValueFunction } from '../nn/value.ts';
 import type { EpochMetrics } from '../runs/metrics.ts';
-import { type FilterSettings, PolicyActor } from './actor.ts';
+import { type FilterSettings, PolicyActor, filterSettingsOf } from './actor.ts';
 import type { LearnerConfig } from './config.ts';
 import { CriticEnsemble } from './critic-ensemble.ts';
 import type { DeployedPolicy } from './deploy.ts';
-import { lambdaPrime, updateLambda } from './lagrange.ts';
+import { lambdaEpochStep, lambdaPrime } from './lagrange.ts';
 import type { Learner } from './learner.ts';
 import { naturalGradientStep } from './natural-gradient.ts';
-import { type PolicySamples, SafetyCritic, type SafetyCriticConfig } from './safety-critic.ts';
-import { filterActions, paperEpsilon } from './safety-filter.ts';
+import { type NextValue, type PolicySamples, SafetyCritic, type SafetyCriticConfig, meanNextValue } from './safety-critic.ts';
+import { filterActions, filteredValue, paperEpsilon } from './safety-filter.ts';
+import { FailureWindow, calibration, standardisedDistance } from './diagnostics.ts';
 import { assignFrom, checkSpecMatches, copyPolicyWeights, restoreTotalsAndRng } from './restore.ts';
 
 /** Time-major rollout storage, `T × N` rows, reused across epochs. */
@@ -49,6 +53,10 @@ interface Rollout {
   readonly done: Uint8Array;
   readonly dropped: Uint8Array;
   readonly qc: Float32Array;
+  /** Q_C of the filter's first candidate (a plain sample of π_old). */
+  readonly firstQc: Float32Array;
+  /** 1 where the filter fell back (no candidate passed). */
+  readonly exhausted: Uint8Array;
 }
 
 /** Running totals carried across epochs (and checkpoints). */
@@ -65,6 +73,8 @@ export class CscLearner implements Learner {
   /** Q_C: the CQL critic (csc), an ensemble (qensemble), or none (trpo). */
   readonly critic: SafetyCritic | CriticEnsemble | null;
   readonly replay: ReplayBuffer | null;
+  /** Writes the rollout into D_env as `criticNStep`-step tuples. */
+  private readonly nstep: NStepWriter | null;
   private readonly actRng: Rng;
   private readonly updateRng: Rng;
   private readonly rollout: Rollout;
@@ -73,6 +83,8 @@ export class CscLearner implements Learner {
   private readonly episodeReturn: Float64Array;
   private lambda: number;
   private avgFailuresOld: number;
+  /** Failure (1) or not (0) of the most recent finished episodes, a ring of `failureWindowEpisodes`. */
+  private readonly failureWindow: FailureWindow;
   private lastEpsilon = Number.NaN;
   private readonly totals: Totals = { episodes: 0, envSteps: 0, failures: 0 };
   private epochIndex = 0;
@@ -99,6 +111,8 @@ export class CscLearner implements Learner {
       alpha: c.cqlAlpha,
       gamma: c.gamma,
       targetTau: c.criticTargetTau,
+      initFailure: c.criticInitFailure,
+      bellmanLoss: c.criticBellmanLoss,
     };
     switch (c.algo) {
       case 'csc':
@@ -116,6 +130,7 @@ export class CscLearner implements Learner {
         throw new RangeError('CscLearner: algo sac is trained by SacLearner (src/algos/sac.ts)');
     }
     this.replay = this.critic === null ? null : new ReplayBuffer(c.replayCapacity, obsSize, actSize);
+    this.nstep = this.replay === null ? null : new NStepWriter(this.replay, c.numEnvs, c.criticNStep, c.gamma);
     this.horizon = c.stepsPerEpoch / c.numEnvs;
     const rows = c.stepsPerEpoch;
     this.rollout = {
@@ -129,11 +144,14 @@ export class CscLearner implements Learner {
       done: new Uint8Array(rows),
       dropped: new Uint8Array(rows),
       qc: new Float32Array(rows),
+      firstQc: new Float32Array(rows),
+      exhausted: new Uint8Array(rows),
     };
     this.episodeReturn = new Float64Array(c.numEnvs);
     this.lambda = c.lambdaInit;
     // Algorithm 1, line 2: V̂_C^old ← χ before the first epoch.
     this.avgFailuresOld = c.chi;
+    this.failureWindow = new FailureWindow(c.failureWindowEpisodes);
   }
 
   get epoch(): number {
@@ -149,7 +167,14 @@ export class CscLearner implements Learner {
   epsilon(): number {
     if (this.critic === null) return Number.NaN;
     const c = this.config;
-    return c.epsilonRule === 'paper' ? paperEpsilon(c.gamma, c.chi, this.avgFailuresOld) : c.epsilonFixed;
+    switch (c.epsilonRule) {
+      case 'paper':
+        return paperEpsilon(c.gamma, c.chi, this.avgFailuresOld);
+      case 'chi':
+        return c.chi;
+      case 'fixed':
+        return c.epsilonFixed;
+    }
   }
 
   async runEpoch(): Promise<EpochMetrics> {
@@ -172,6 +197,8 @@ export class CscLearner implements Learner {
     let dropped = 0;
     let exhaustions = 0;
     let accepted = 0;
+    let firstAccepted = 0;
+    let deviationSum = 0;
     for (let t = 0; t < T; t++) {
       const obs: Float32Array = this.obs;
       const { mean, std } = this.policy.meanStd(obs, N);
@@ -187,6 +214,8 @@ export class CscLearner implements Learner {
         probe: critic === null ? 1 : c.filterProbe,
         epsilon: critic === null ? Number.POSITIVE_INFINITY : epsilon,
         threshold: c.filterThreshold,
+        fallback: c.filterFallback,
+        fallbackPool: c.filterFallbackPool,
         critic: critic === null ? (_o, n, _a, k) => new Float32Array(n * k) : (o, n, a, k) => critic.predictCandidates(o, n, a, k),
         rng: this.actRng,
       });
@@ -197,6 +226,8 @@ export class CscLearner implements Learner {
       R.raw.set(decision.rawActions, row * A);
       R.act.set(decision.actions, row * A);
       R.qc.set(decision.qc, row);
+      R.exhausted.set(decision.exhausted, row);
+      R.firstQc.set(decision.firstQc, row);
       for (let e = 0; e < N; e++) {
         const i = row + e;
         const isDropped = step.dropped[e] === 1;
@@ -208,27 +239,45 @@ export class CscLearner implements Learner {
         if (isDropped) {
           dropped++;
           this.episodeReturn[e] = 0;
+          this.nstep?.flush(e);
           continue;
         }
         if (critic !== null) {
           if (decision.exhausted[e]) exhaustions++;
           else accepted++;
+          if (!decision.exhausted[e] && decision.tried[e] === 1) firstAccepted++;
         }
-        this.replay?.add(obs.subarray(e * D, (e + 1) * D), decision.actions.subarray(e * A, (e + 1) * A), step.nextObs.subarray(e * D, (e + 1) * D), step.reward[e]!, step.failure[e]!, step.terminated[e] === 1);
+        deviationSum += standardisedDistance(decision.rawActions, mean, std, e, A);
+        this.nstep?.push(
+          e,
+          {
+            obs: obs.subarray(e * D, (e + 1) * D),
+            action: decision.actions.subarray(e * A, (e + 1) * A),
+            nextObs: step.nextObs.subarray(e * D, (e + 1) * D),
+            reward: step.reward[e]!,
+            cost: step.failure[e]!,
+            terminated: step.terminated[e] === 1,
+          },
+          R.done[i] === 1,
+        );
         this.episodeReturn[e]! += step.reward[e]!;
         if (R.done[i]) {
           episodes++;
           failures += step.failure[e]!;
+          this.failureWindow.push(step.failure[e]!);
           returnSum += this.episodeReturn[e]!;
           this.episodeReturn[e] = 0;
         }
       }
       this.obs = step.obs;
     }
+    this.nstep?.flushAll();
     const validSteps = T * N - dropped;
 
-    // 3. V̂_C^old ← average episodic failures of this epoch.
+    // 3. V̂_C^old: the average failures of this epoch (the paper), or of a window of recent
+    //    episodes so that one failure among few episodes cannot flip ε's sign.
     const avgFailures = episodes > 0 ? failures / episodes : 0;
+    const windowed = c.failureWindowEpisodes > 0 ? this.failureWindow.mean(avgFailures) : avgFailures;
 
     // 4. Safety critic by CQL(ζ) (eq. 2) on D_env.
     let criticLoss = Number.NaN;
@@ -237,7 +286,7 @@ export class CscLearner implements Learner {
       for (let u = 0; u < c.criticUpdatesPerEpoch; u++) {
         if (this.critic instanceof SafetyCritic) {
           const batch = this.replay.sample(c.criticBatch, this.updateRng);
-          sum += this.critic.update(batch, this.policySamples(batch.obs, batch.nextObs, batch.n)).loss;
+          sum += this.critic.update(batch, this.policySamples(batch.obs, batch.nextObs, batch.n), this.nextValue()).loss;
         } else {
           sum += this.critic.updateFrom(this.replay, c.criticBatch, (o, o2, n) => this.policySamples(o, o2, n), this.updateRng).loss;
         }
@@ -267,23 +316,34 @@ export class CscLearner implements Learner {
     for (let i = 0; i < rows; i++) if (!R.dropped[i]) valid.push(i);
     const n = valid.length;
     const bObs = new Float32Array(n * D);
-    const bRaw = new Float32Array(n * A);
-    const bAdv = new Float32Array(n);
     const bRet = new Float32Array(n);
     valid.forEach((i, k) => {
       bObs.set(R.obs.subarray(i * D, (i + 1) * D), k * D);
-      bRaw.set(R.raw.subarray(i * A, (i + 1) * A), k * A);
-      bAdv[k] = advR[i]! - lp * (advC === null ? 0 : advC[i]!);
       bRet[k] = returns[i]!;
     });
-    standardise(bAdv);
+    // The policy gradient's samples: a fallback action is not a sample of π_old, so unless
+    // `exhaustedInGradient` it is left out of eq. 8. An accepted candidate is a sample of π_old
+    // conditioned on passing: its likelihood ratio to the behaviour, P(pass | s), is the same for
+    // every action of the state, so it reweights states (as ρ_old already approximates) and is
+    // left out.
+    const pgRows = c.exhaustedInGradient ? valid : valid.filter((i) => R.exhausted[i] === 0);
+    const np = pgRows.length;
+    const pObs = pgRows === valid ? bObs : new Float32Array(np * D);
+    const pRaw = new Float32Array(np * A);
+    const pAdv = new Float32Array(np);
+    pgRows.forEach((i, k) => {
+      if (pObs !== bObs) pObs.set(R.obs.subarray(i * D, (i + 1) * D), k * D);
+      pRaw.set(R.raw.subarray(i * A, (i + 1) * A), k * A);
+      pAdv[k] = advR[i]! - lp * (advC === null ? 0 : advC[i]!);
+    });
+    standardise(pAdv);
 
     // 6. Natural-gradient policy step (eqs. 6–8) with the KL line search.
     const step =
-      n > 0
+      np > 0
         ? naturalGradientStep(
             this.policy,
-            { n, obs: bObs, actions: bRaw, advantages: bAdv },
+            { n: np, obs: pObs, actions: pRaw, advantages: pAdv },
             {
               beta0: c.lineSearchBeta0,
               maxTries: c.lineSearchTries,
@@ -299,27 +359,34 @@ export class CscLearner implements Learner {
     // 7. Value function on the GAE returns.
     if (n > 0) this.value.fit(bObs, bRet, n, c.valueEpochs, c.valueBatch, this.updateRng);
 
-    // 8. λ by dual ascent (eq. 9), with χ′ = χ − V̂_C^old from this epoch's rollouts and E[Â_C]
-    //    over a ∼ π_φold as eq. 9 writes it (fresh samples of π_old, not the executed actions:
-    //    the filter picks low-Q_C candidates, so over executed actions E[Â_C] is biased low and
-    //    λ would never rise). In expectation it is 0, and λ tracks V̂_C^old − χ.
+    // 8. λ by dual ascent (eq. 9): λ ← max(0, λ + η_λ(V̂_C^old + E[Â_C]/(1−γ) − χ)). With the
+    //    window, V̂_C^old is the larger of the window's and this epoch's failures, so λ rises in
+    //    every epoch whose failures exceed χ. E[Â_C] (`lambdaAdvantage`): `behaviour` compares π's
+    //    own actions with the executed ones, so the bracket estimates π's unfiltered risk (never
+    //    below the observed failures); `fresh` is the printed form, zero in expectation.
+    let policyRisk = Number.NaN;
     if (this.critic !== null && cost !== null && n > 0) {
-      this.lambda = updateLambda({ lambda: this.lambda, lr: c.lambdaLr, gamma: c.gamma, chi: c.chi, avgFailures, meanCostAdvantage: cost.meanUnderPolicy });
+      const step = lambdaEpochStep({
+        lambda: this.lambda,
+        lr: c.lambdaLr,
+        gamma: c.gamma,
+        chi: c.chi,
+        epochFailures: avgFailures,
+        windowFailures: c.failureWindowEpisodes > 0 ? windowed : null,
+        meanCostAdvantage: c.lambdaAdvantage === 'behaviour' ? cost.policyOverBehaviour : cost.meanUnderPolicy,
+        advantage: c.lambdaAdvantage,
+      });
+      this.lambda = step.lambda;
+      policyRisk = step.policyRisk;
     }
-    this.avgFailuresOld = avgFailures;
+    this.avgFailuresOld = windowed;
 
     // Metrics, including the critic's over-estimate: predicted Q_C of executed actions vs. the
     // observed discounted failure Σ_k γ^k c_{t+k} (Monte-Carlo within the rollout).
     this.totals.episodes += episodes;
     this.totals.envSteps += validSteps;
     this.totals.failures += failures;
-    const observed = discountedFailures(R, T, N, c.gamma);
-    let predSum = 0;
-    let obsSum = 0;
-    for (const i of valid) {
-      predSum += R.qc[i]!;
-      obsSum += observed[i]!;
-    }
+    const cal = calibration(R, valid, T, N, c.gamma);
     const wallS = (performance.now() - started) / 1000;
     const metrics: EpochMetrics = {
       epoch: this.epochIndex,
@@ -334,12 +401,19 @@ export class CscLearner implements Learner {
       epsilon,
       filterAcceptRate: this.critic === null ? Number.NaN : accepted / Math.max(1, accepted + exhaustions),
       filterExhaustions: exhaustions,
+      filterExhaustedFraction: this.critic === null ? Number.NaN : exhaustions / Math.max(1, accepted + exhaustions),
+      filterFirstAcceptRate: this.critic === null ? Number.NaN : firstAccepted / Math.max(1, accepted + exhaustions),
+      actionDeviation: validSteps > 0 ? deviationSum / validSteps : Number.NaN,
       kl: step.accepted ? step.kl : 0,
       lineSearchTries: step.tries,
       lineSearchAccepted: step.accepted,
       criticLoss,
-      criticPredictedFailure: this.critic === null || n === 0 ? Number.NaN : predSum / n,
-      observedFailureRate: n === 0 ? Number.NaN : obsSum / n,
+      criticPredictedFailure: this.critic === null ? Number.NaN : cal.predicted,
+      observedFailureRate: cal.observed,
+      calibrationError: this.critic === null ? Number.NaN : cal.error,
+      ...(this.critic === null ? {} : { calibration: cal.bins }),
+      policyRisk,
+      avgFailuresWindow: windowed,
       droppedEpisodes: dropped,
       wallS,
       stepsPerS: validSteps / wallS,
@@ -373,9 +447,13 @@ export class CscLearner implements Learner {
 
   /**
    * Â_C(s,a) = Q_C(s,a) − V_C(s) of the executed actions, with V_C(s) = (1/M) Σ_j Q_C(s, a_j),
-   * a_j ∼ π_old(·|s); and E_{s, a∼π_old}[Â_C(s,a)] from one more fresh sample per state (eq. 9).
+   * a_j ∼ π_old(·|s); E_{s, a∼π_old}[Â_C(s,a)] from one more fresh sample per state (eq. 9 as
+   * printed); and E_s[Q_C(s, a₀) − Q_C(s, a_exec)] with a₀ the filter's first candidate, a plain
+   * sample of π_old: how much riskier π's own actions are than the executed ones (λ's `behaviour`
+   * estimate). Where a₀ was accepted the term is exactly 0, so neither sampling noise nor CQL's
+   * push-down of the data's own actions enters it outside the filter's interventions.
    */
-  private costAdvantage(obs: Float32Array, act: Float32Array, n: number): { advantage: Float32Array; meanUnderPolicy: number } {
+  private costAdvantage(obs: Float32Array, act: Float32Array, n: number): { advantage: Float32Array; meanUnderPolicy: number; policyOverBehaviour: number } {
     const critic = this.critic!;
     const M = this.config.costAdvantageSamples;
     const q = critic.predict(obs, act, n);
@@ -383,6 +461,7 @@ export class CscLearner implements Learner {
     const qPi = critic.predictCandidates(obs, n, this.sampleActions(obs, n, M + 1), M + 1);
     const advantage = new Float32Array(n);
     let underPolicy = 0;
+    let overBehaviour = 0;
     let count = 0;
     for (let i = 0; i < n; i++) {
       let s = 0;
@@ -391,10 +470,20 @@ export class CscLearner implements Learner {
       advantage[i] = q[i]! - v;
       if (!this.rollout.dropped[i]) {
         underPolicy += qPi[i * (M + 1) + M]! - v;
+        const d = this.rollout.firstQc[i]! - this.rollout.qc[i]!;
+        if (Number.isFinite(d)) overBehaviour += d;
         count++;
       }
     }
-    return { advantage, meanUnderPolicy: count > 0 ? underPolicy / count : 0 };
+    return { advantage, meanUnderPolicy: count > 0 ? underPolicy / count : 0, policyOverBehaviour: count > 0 ? overBehaviour / count : 0 };
+  }
+
+  /** How the critic's Bellman target reduces m samples of π at s′ (eq. 2's E_{a′}). */
+  private nextValue(): NextValue {
+    const c = this.config;
+    if (c.criticTarget === 'policy') return meanNextValue;
+    const rule = { epsilon: this.lastEpsilon, threshold: c.filterThreshold, fallback: c.filterFallback, fallbackPool: c.filterFallbackPool, candidates: c.filterCandidates };
+    return (q, n, m) => filteredValue(q, n, m, rule);
   }
 
   deployed(): DeployedPolicy {
@@ -402,8 +491,7 @@ export class CscLearner implements Learner {
   }
 
   private filterSettings(): FilterSettings {
-    const c = this.config;
-    return { candidates: c.filterCandidates, probe: c.filterProbe, threshold: c.filterThreshold };
+    return filterSettingsOf(this.config);
   }
 
   /** Named parameter arrays of every network, in a fixed order. */
@@ -434,6 +522,7 @@ export class CscLearner implements Learner {
         epoch: this.epochIndex,
         lambda: this.lambda,
         avgFailuresOld: this.avgFailuresOld,
+        failureWindow: this.failureWindow.toJSON(),
         epsilon: this.epsilon(),
         totals: { ...this.totals },
         rng: { act: this.actRng.state(), update: this.updateRng.state() },
@@ -456,6 +545,7 @@ export class CscLearner implements Learner {
     this.epochIndex = num('epoch');
     this.lambda = num('lambda');
     this.avgFailuresOld = num('avgFailuresOld');
+    this.failureWindow.restore(m.failureWindow, dir);
     restoreTotalsAndRng(dir, m, this.totals, this.actRng, this.updateRng);
   }
 
@@ -492,18 +582,3 @@ function standardise(x: Float32Array): void {
   const std = Math.sqrt(v2 / n);
   for (let i = 0; i < n; i++) x[i] = std > 1e-8 ? (x[i]! - mean) / std : x[i]! - mean;
 }
-
-/** G_t = c_t + γ(1 − done_t) G_{t+1}, G_T = 0, per env over the time-major rollout. */
-function discountedFailures(R: Rollout, T: number, N: number, gamma: number): Float32Array {
-  const out = new Float32Array(T * N);
-  for (let e = 0; e < N; e++) {
-    let g = 0;
-    for (let t = T - 1; t >= 0; t--) {
-      const i = t * N + e;
-      g = R.failure[i]! + gamma * (R.done[i] ? 0 : g);
-      out[i] = g;
-    }
-  }
-  return out;
-}
-

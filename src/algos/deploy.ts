@@ -13,7 +13,7 @@ export interface FilterResult {
   readonly qc: Float32Array;
   /** Candidates examined per state, 1..K (the first passing one is executed). */
   readonly tried: Uint16Array;
-  /** 1 when no candidate passed Q_C ≤ ε and the lowest-Q_C candidate was executed. */
+  /** 1 when no candidate passed Q_C ≤ ε and the fallback (or the hold, `onExhausted`) was returned. */
   readonly exhausted: Uint8Array;
 }
 
@@ -25,6 +25,12 @@ export interface ActOptions {
   readonly epsilon?: number;
   /** Sample from π (default) or execute the mean action as the first candidate. */
   readonly deterministic?: boolean;
+  /**
+   * When no candidate passes: `fallback` (default) executes the training config's fallback
+   * candidate; `hold` returns the hold action (zero, clipped into the bounds). `exhausted` flags
+   * the state either way.
+   */
+  readonly onExhausted?: 'fallback' | 'hold';
 }
 
 /** A policy (and its safety critic, when the algorithm has one) loaded for acting. */

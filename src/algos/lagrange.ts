@@ -35,3 +35,38 @@ export function updateLambda(input: LagrangeInput): number {
 export function lambdaPrime(lambda: number, gamma: number): number {
   return lambda / (1 - gamma);
 }
+
+/** One epoch's inputs to λ: the failures seen and the critic's E[Â_C]. */
+export interface LambdaEpochInput {
+  readonly lambda: number;
+  readonly lr: number;
+  readonly gamma: number;
+  readonly chi: number;
+  /** Failures per finished episode of this epoch. */
+  readonly epochFailures: number;
+  /** Failures per episode over the failure window, or null without one (the paper). */
+  readonly windowFailures: number | null;
+  /** E[Â_C] as configured (`lambdaAdvantage`). */
+  readonly meanCostAdvantage: number;
+  /**
+   * `behaviour`: E[Â_C] compares π's own actions with the executed ones and is floored at 0, so
+   * the estimate of V_C^π is never below the failures actually seen; `fresh`: used as it is.
+   */
+  readonly advantage: 'fresh' | 'behaviour';
+}
+
+/**
+ * λ's epoch step: V̂_C^old is this epoch's failures, or with a window the larger of the window's
+ * and this epoch's (a window smooths ε, but λ must still answer an epoch above χ); the
+ * constraint's left side V̂_C^π = V̂_C^old + E[Â_C]/(1−γ). Hence λ never falls in an epoch whose
+ * failures exceed χ: the bracket is then ≥ V̂_C^old − χ > 0 (with `behaviour`).
+ */
+export function lambdaEpochStep(input: LambdaEpochInput): { lambda: number; policyRisk: number } {
+  const { epochFailures, windowFailures, gamma } = input;
+  const avgFailures = windowFailures === null ? epochFailures : Math.max(windowFailures, epochFailures);
+  const meanCostAdvantage = input.advantage === 'behaviour' ? Math.max(0, input.meanCostAdvantage) : input.meanCostAdvantage;
+  return {
+    lambda: updateLambda({ lambda: input.lambda, lr: input.lr, gamma, chi: input.chi, avgFailures, meanCostAdvantage }),
+    policyRisk: avgFailures + meanCostAdvantage / (1 - gamma),
+  };
+}

@@ -8,7 +8,7 @@ import type { EnvSpec } from '../envs/env.ts';
 import { CheckpointError, loadCheckpoint } from '../nn/checkpoint.ts';
 import type { Mlp } from '../nn/mlp.ts';
 import { GaussianPolicy } from '../nn/policy.ts';
-import { PolicyActor } from './actor.ts';
+import { PolicyActor, filterSettingsOf } from './actor.ts';
 import { ConfigError, type LearnerConfig, resolveConfig } from './config.ts';
 import { CriticEnsemble } from './critic-ensemble.ts';
 import type { DeployedPolicy } from './deploy.ts';
@@ -81,7 +81,7 @@ export async function loadDeployedPolicy(dir: string, options: LoadOptions = {})
   }
   const eps = ck.meta.epsilon;
   const epsilon = typeof eps === 'number' && Number.isFinite(eps) ? eps : Number.NaN;
-  const filter = { candidates: config.filterCandidates, probe: config.filterProbe, threshold: config.filterThreshold };
+  const filter = filterSettingsOf(config);
   return new PolicyActor(spec, config.algo, policy, critic, epsilon, filter, options.seed ?? 0, () => {
     policy.dispose();
     critic?.dispose();

@@ -92,3 +92,47 @@ test('predictCandidates (split first layer) equals predict on the concatenated p
   for (let i = 0; i < n * k; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-6, `${i}: ${a[i]} vs ${b[i]}`);
   critic.dispose();
 });
+
+test('the head starts at initFailure: an untrained critic predicts “rarely fails” everywhere', () => {
+  const critic = new SafetyCritic({ obsSize: 3, actSize: 2, hidden: [16, 16], activation: 'tanh', lr: 1e-3, alpha: 0.5, gamma: 0.99, targetTau: 0.05, initFailure: 0.01 }, new Rng(5));
+  const r = new Rng(6);
+  const n = 64;
+  const q = critic.predict(Float32Array.from({ length: n * 3 }, () => r.normal()), Float32Array.from({ length: n * 2 }, () => r.normal()), n);
+  // Hidden units add a spread around the bias; the mean sits near 0.01, far from the zero-bias 0.5.
+  const mean = q.reduce((a, b) => a + b, 0) / n;
+  assert.ok(mean > 0.003 && mean < 0.03, `mean initial Q_C ${mean}`);
+  const plain = new SafetyCritic({ obsSize: 3, actSize: 2, hidden: [16, 16], activation: 'tanh', lr: 1e-3, alpha: 0.5, gamma: 0.99, targetTau: 0.05 }, new Rng(5));
+  const q0 = plain.predict(Float32Array.from({ length: 3 }, () => 0.1), Float32Array.from({ length: 2 }, () => 0.1), 1)[0]!;
+  assert.ok(Math.abs(q0 - 0.5) < 0.2, 'without initFailure the head starts at a zero bias (0.5 ± hidden spread)');
+  assert.throws(() => new SafetyCritic({ ...critic.config, initFailure: 1 }, new Rng(1)), /initFailure must be in \(0, 1\)/);
+  critic.dispose();
+  plain.dispose();
+});
+
+/**
+ * Terminal transitions that fail with probability 0.03: both Bellman terms are minimised by
+ * Q_C = 0.03, but from a head at 0.5 the squared error's gradient (scaled by σ′ = Q(1−Q)) stalls
+ * as Q_C falls, while the cross-entropy's does not. After the same number of steps the
+ * cross-entropy critic is within 0.01 of 0.03 and closer than the squared-error one.
+ */
+test('cross-entropy Bellman term reaches a rare failure probability that the squared error approaches slowly', () => {
+  const rng = new Rng(21);
+  const buf = new ReplayBuffer(4000, 1, 1);
+  for (let i = 0; i < 4000; i++) {
+    const c = rng.range(0, 1) < 0.03 ? 1 : 0;
+    buf.add([rng.range(-1, 1)], [rng.range(-1, 1)], [0], 0, c, true);
+  }
+  const fit = (bellmanLoss: 'mse' | 'bce'): number => {
+    const critic = new SafetyCritic({ obsSize: 1, actSize: 1, hidden: [16], activation: 'tanh', lr: 3e-3, alpha: 0, gamma: 0.99, targetTau: 0.05, bellmanLoss }, new Rng(22));
+    const r = new Rng(23);
+    const samples = { atObs: new Float32Array(128), atNextObs: new Float32Array(128), m: 1 };
+    for (let step = 0; step < 600; step++) critic.update(buf.sample(128, r), samples);
+    const q = critic.predict(Float32Array.from({ length: 50 }, (_, i) => -1 + i / 25), new Float32Array(50), 50);
+    critic.dispose();
+    return q.reduce((a, b) => a + b, 0) / 50;
+  };
+  const bce = fit('bce');
+  const mse = fit('mse');
+  assert.ok(Math.abs(bce - 0.03) < 0.01, `cross-entropy critic ${bce} (squared error ${mse})`);
+  assert.ok(Math.abs(mse - 0.03) > Math.abs(bce - 0.03), `squared error ${mse} should still be further from 0.03 than ${bce}`);
+});

@@ -3,7 +3,12 @@
  * trained by CQL(ζ), eq. 2:
  *
  *   α (−E_{s∼D, a∼π}[Q_C(s,a)] + E_{(s,a)∼D}[Q_C(s,a)]) + ½ E_{(s,a,s′,c)∼D}[(Q_C(s,a) − B̂Q̂_C(s,a))²]
- *   B̂Q̂_C(s,a) = c + γ (1 − terminated) E_{a′∼π(s′)} Q̂_C(s′, a′)
+ *   B̂Q̂_C(s,a) = c + γ (1 − terminated) E_{a′}[Q̂_C(s′, a′)]
+ *
+ * with a′ ∼ π(s′) as printed, or a′ chosen by the acting filter at s′ (`NextValue`: the caller
+ * reduces m samples of π to the expectation it wants, see `filteredValue` in safety-filter.ts).
+ * The head's bias starts at logit(`initFailure`), so an untrained critic predicts "rarely fails"
+ * instead of a coin flip.
  *
  * The signs make Q_C rise under the policy's actions and fall on the data's, so it over-estimates
  * the probability of failure. Q̂_C is a Polyak-averaged target network. With α = 0 this is plain
@@ -28,6 +33,34 @@ export interface SafetyCriticConfig {
   readonly gamma: number;
   /** Polyak rate of the target network per update (0.005). */
   readonly targetTau: number;
+  /** Q_C of every input before training (the sigmoid head's bias is its logit); default 0.5. */
+  readonly initFailure?: number;
+  /**
+   * The Bellman term: `mse` = ½ E[(Q_C − y)²] (eq. 2 as printed); `bce` = E[−y log Q_C −
+   * (1 − y) log(1 − Q_C)], the cross-entropy of the sigmoid head against the target y ∈ [0, 1].
+   * Both are minimised by Q_C = E[y] (the same fixed point), but the squared error's gradient
+   * carries σ′ = Q_C(1 − Q_C), which all but vanishes where Q_C is near 0 — where a calibrated
+   * critic of rare failures lives — while the cross-entropy's gradient in the logit is Q_C − y.
+   * Default `mse`.
+   */
+  readonly bellmanLoss?: 'mse' | 'bce';
+}
+
+/**
+ * E_{a′}Q̂_C(s′, a′) per row from `q`, `n × m` target values at m samples a′ ∼ π(s′) (sampling
+ * order). The default is their mean (a′ ∼ π).
+ */
+export type NextValue = (q: Float32Array, n: number, m: number) => Float32Array;
+
+/** The mean of each row's m values: E_{a′∼π}. */
+export function meanNextValue(q: Float32Array, n: number, m: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < m; j++) s += q[i * m + j]!;
+    out[i] = s / m;
+  }
+  return out;
 }
 
 /** Actions drawn from the current policy for the CQL term and the Bellman target. */
@@ -59,6 +92,10 @@ export class SafetyCritic {
   ) {
     const shape = { inSize: config.obsSize + config.actSize, hidden: config.hidden, outSize: 1, activation: config.activation };
     this.net = new Mlp(shape, rng, name);
+    const p = config.initFailure ?? 0.5;
+    if (!(p > 0 && p < 1)) throw new RangeError(`SafetyCritic: initFailure must be in (0, 1), got ${p}`);
+    const head = this.net.vars[this.net.vars.length - 1]!;
+    head.assign(tf.fill(head.shape, Math.log(p / (1 - p))));
     this.target = new Mlp(shape, rng, `${name}-target`);
     this.target.copyFrom(this.net);
     this.optimizer = tf.train.adam(config.lr);
@@ -99,32 +136,39 @@ export class SafetyCritic {
   }
 
   /** One gradient step of CQL(ζ) (eq. 2) on `batch`, then a Polyak step of the target. */
-  update(batch: ReplayBatch, samples: PolicySamples): CriticUpdateStats {
+  update(batch: ReplayBatch, samples: PolicySamples, nextValue: NextValue = meanNextValue): CriticUpdateStats {
     const { obsSize, actSize, alpha, gamma } = this.config;
     const { n } = batch;
     const m = samples.m;
+    const repeat = (x: tf.Tensor2D): tf.Tensor2D => tf.reshape<tf.Rank.R2>(tf.tile(tf.reshape(x, [n, 1, obsSize]), [1, m, 1]), [n * m, obsSize]);
+    // E_{a′}Q̂_C(s′, a′) from the target network (no gradient), reduced by `nextValue`.
+    const qNextT = tf.tidy(() => this.q(this.target, repeat(tf.tensor2d(batch.nextObs, [n, obsSize])), tf.tensor2d(samples.atNextObs, [n * m, actSize])));
+    const qNext = nextValue(qNextT.dataSync() as Float32Array, n, m);
+    qNextT.dispose();
+    // B̂Q̂_C = c + d·(1 − terminated)·E_{a′}Q̂_C(s′, a′), d = γ, or γ^h for an h-step tuple.
+    const y = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const d = batch.discounts[i]!;
+      y[i] = batch.costs[i]! + (Number.isNaN(d) ? gamma : d) * (1 - batch.terminated[i]!) * qNext[i]!;
+    }
     const stats = tf.tidy(() => {
       const s = tf.tensor2d(batch.obs, [n, obsSize]);
       const a = tf.tensor2d(batch.actions, [n, actSize]);
-      const s2 = tf.tensor2d(batch.nextObs, [n, obsSize]);
-      const c = tf.tensor1d(batch.costs);
-      const notTerm = tf.sub(1, tf.tensor1d(batch.terminated));
-      const repeat = (x: tf.Tensor2D): tf.Tensor2D => tf.reshape<tf.Rank.R2>(tf.tile(tf.reshape(x, [n, 1, obsSize]), [1, m, 1]), [n * m, obsSize]);
-      const aNext = tf.tensor2d(samples.atNextObs, [n * m, actSize]);
-      // B̂Q̂_C: c + γ(1 − terminated)·mean_{a′} Q̂_C(s′, a′), no gradient through the target.
-      const qNext = tf.mean(tf.reshape(this.q(this.target, repeat(s2), aNext), [n, m]), 1);
-      const y = tf.add(c, tf.mul(gamma, tf.mul(notTerm, qNext)));
+      const yT = tf.tensor1d(y);
       let bellman = 0;
       let gap = NaN;
       const loss = this.optimizer.minimize(
         () =>
           tf.tidy(() => {
-            const qData = this.q(this.net, s, a);
-            const bellmanT = tf.mul(0.5, tf.mean(tf.square(tf.sub(qData, y))));
+            const zData = this.logit(this.net, s, a);
+            const qData = tf.sigmoid(zData);
+            // BCE from the logit, stably: softplus(z) − y·z = −y log σ(z) − (1 − y) log(1 − σ(z)).
+            const bellmanT: tf.Scalar =
+              this.config.bellmanLoss === 'bce' ? tf.mean(tf.sub(tf.softplus(zData), tf.mul(yT, zData))) : tf.mul(0.5, tf.mean(tf.square(tf.sub(qData, yT))));
             bellman = bellmanT.dataSync()[0]!;
             // With α = 0 (the Q-ensembles' plain Bellman critics) the CQL term contributes no
             // gradient, so its n·m-row forward and backward pass is skipped.
-            if (alpha === 0) return bellmanT as tf.Scalar;
+            if (alpha === 0) return bellmanT;
             const qPi = this.q(this.net, repeat(s), tf.tensor2d(samples.atObs, [n * m, actSize]));
             const gapT = tf.sub(tf.mean(qPi), tf.mean(qData));
             gap = gapT.dataSync()[0]!;
@@ -142,7 +186,11 @@ export class SafetyCritic {
   }
 
   private q(net: Mlp, s: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor1D {
-    return tf.tidy(() => tf.reshape<tf.Rank.R1>(tf.sigmoid(net.apply(tf.concat([s, a], 1))), [-1]));
+    return tf.tidy(() => tf.sigmoid(this.logit(net, s, a)));
+  }
+
+  private logit(net: Mlp, s: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor1D {
+    return tf.tidy(() => tf.reshape<tf.Rank.R1>(net.apply(tf.concat([s, a], 1)), [-1]));
   }
 
   dispose(): void {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../core/rng.ts';
-import { type CandidateCritic, filterActions, paperEpsilon } from './safety-filter.ts';
+import { type CandidateCritic, type FilterRule, fallbackCandidate, filterActions, filteredValue, paperEpsilon } from './safety-filter.ts';
 
 /** A critic whose Q_C is the first action component: candidates are judged by their value. */
 const byFirstComponent: CandidateCritic = (_obs, n, actions, k) => {
@@ -93,4 +93,40 @@ test('advantage variant: accepts the first candidate whose Q_C is at most ε abo
   // With the paper's rule and the same ε, an acceptable candidate is one with Q_C ≤ 0.3 outright.
   const paper = filterActions({ ...base, epsilon: eps, critic: byFirstComponent, rng: new Rng(5) });
   assert.equal(paper.tried[0], first.findIndex((v) => v <= eps) + 1);
+});
+
+test('fallback `last` executes the last resample, `sample-lowest` one of the pool lowest', () => {
+  const first = candidatesOf(2, 100);
+  const last = filterActions({ ...base, epsilon: -100, fallback: 'last', critic: byFirstComponent, rng: new Rng(2) });
+  assert.equal(last.exhausted[0], 1);
+  assert.ok(Math.abs(last.actions[0]! - first[99]!) < 1e-6);
+  const pool = [...first].sort((a, b) => a - b).slice(0, 10);
+  const seen = new Set<number>();
+  for (let seed = 0; seed < 40; seed++) {
+    // The same 100 draws (Rng(2)), then the pool pick from what follows: vary it by re-seeding the pick.
+    const q = Float32Array.from(first);
+    const k = fallbackCandidate(q, 'sample-lowest', 10, new Rng(seed));
+    assert.ok(pool.includes(first[k]!), `candidate ${k} (${first[k]}) is not among the 10 lowest`);
+    seen.add(k);
+  }
+  assert.ok(seen.size > 3, `sample-lowest should spread over the pool, saw ${seen.size} distinct`);
+  assert.equal(fallbackCandidate(Float32Array.from([0.3, 0.1, 0.1, 0.5]), 'lowest', 10, new Rng(0)), 1, 'lowest: the first of equals');
+  assert.equal(fallbackCandidate(Float32Array.from([0.3, 0.1]), 'sample-lowest', 1, new Rng(0)), 1, 'a pool of 1 is the lowest');
+});
+
+test('filteredValue: the mean of the passing samples, else the fallback’s value, worked by hand', () => {
+  const rule: FilterRule = { epsilon: 0.2, threshold: 'q', fallback: 'lowest', fallbackPool: 50, candidates: 100 };
+  // Row 0: 0.1 and 0.15 pass → 0.125. Row 1: none passes → lowest 0.3. m = 4.
+  const q = Float32Array.from([0.1, 0.9, 0.15, 0.5, 0.3, 0.8, 0.6, 0.4]);
+  const v = filteredValue(q, 2, 4, rule);
+  assert.ok(Math.abs(v[0]! - 0.125) < 1e-7);
+  assert.ok(Math.abs(v[1]! - 0.3) < 1e-7);
+  // `last`: a plain sample of π → the mean of all four, 0.525.
+  assert.ok(Math.abs(filteredValue(q, 2, 4, { ...rule, fallback: 'last' })[1]! - 0.525) < 1e-7);
+  // `sample-lowest` with a pool of 50 of 100: the lowest ⌈4·50/100⌉ = 2 → (0.3 + 0.4)/2.
+  assert.ok(Math.abs(filteredValue(q, 2, 4, { ...rule, fallback: 'sample-lowest' })[1]! - 0.35) < 1e-7);
+  // Advantage threshold: pass when q ≤ ε + mean(row); row 1 mean 0.525 → limit 0.725 → 0.3, 0.6, 0.4 pass.
+  assert.ok(Math.abs(filteredValue(q, 2, 4, { ...rule, threshold: 'advantage' })[1]! - (0.3 + 0.6 + 0.4) / 3) < 1e-7);
+  // When every sample passes, it is E_{a′∼π}: the plain mean.
+  assert.ok(Math.abs(filteredValue(q, 2, 4, { ...rule, epsilon: 1 })[0]! - 0.4125) < 1e-7);
 });

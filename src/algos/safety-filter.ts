@@ -1,7 +1,8 @@
 /**
  * Safe exploration by rejection sampling (Algorithm 1, line 6, and Appendix A.4): for each state,
  * draw up to K candidates a ∼ π_old(·|s) and execute the first with Q_C(s, a) ≤ ε; when none
- * passes, execute the candidate with the lowest Q_C and count the exhaustion.
+ * passes, count the exhaustion and execute the fallback (`FilterFallback`: the lowest-Q_C
+ * candidate, the last resample, or one drawn among the least risky candidates).
  *
  * All K candidates of all states are drawn up front in a fixed order (state, then candidate), so
  * the decision does not depend on how the critic is batched. The critic is asked about the first
@@ -9,6 +10,7 @@
  * none of those passed — one more pass. Late in training most states pass on the first candidate.
  */
 import type { Rng } from '../core/rng.ts';
+import type { FilterFallback } from './config.ts';
 import type { FilterResult } from './deploy.ts';
 
 /** ε of Algorithm 1, line 5: (1 − γ)(χ − V̂_C^old). Negative when failures exceed χ. */
@@ -42,6 +44,9 @@ export interface FilterInput {
    * this variant applies the paper's threshold to the advantage it bounds; it evaluates all K.
    */
   readonly threshold?: 'q' | 'advantage';
+  /** What runs when no candidate passes (default `lowest`), and the pool of `sample-lowest` (10). */
+  readonly fallback?: FilterFallback;
+  readonly fallbackPool?: number;
   readonly critic: CandidateCritic;
   readonly rng: Rng;
 }
@@ -49,6 +54,12 @@ export interface FilterInput {
 /** The decision plus the unclipped sampled actions (their log-probabilities drive eq. 8). */
 export interface FilterOutput extends FilterResult {
   readonly rawActions: Float32Array;
+  /**
+   * Q_C of each state's first candidate, a plain sample of π_old (the mean with
+   * `deterministicFirst`): Q_C(s, a₀) − Q_C(s, a_exec) is 0 where it was accepted, and its mean
+   * over states estimates how much riskier π is than the filtered behaviour.
+   */
+  readonly firstQc: Float32Array;
 }
 
 /** Decides one action per state; see the module comment. */
@@ -118,13 +129,12 @@ export function filterActions(input: FilterInput): FilterOutput {
   const actions = new Float32Array(n * A);
   const rawActions = new Float32Array(n * A);
   const qc = new Float32Array(n);
+  const firstQc = new Float32Array(n);
   const exhausted = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     let k = chosen[i]!;
     if (k < 0) {
-      // No candidate passed: the lowest Q_C (the first of equals, in sampling order).
-      k = 0;
-      for (let c = 1; c < K; c++) if (q[i * K + c]! < q[i * K + k]!) k = c;
+      k = fallbackCandidate(q.subarray(i * K, (i + 1) * K), input.fallback ?? 'lowest', input.fallbackPool ?? 10, rng);
       exhausted[i] = 1;
       tried[i] = K;
     }
@@ -132,8 +142,26 @@ export function filterActions(input: FilterInput): FilterOutput {
     actions.set(clipped.subarray(o, o + A), i * A);
     rawActions.set(raw.subarray(o, o + A), i * A);
     qc[i] = q[i * K + k]!;
+    firstQc[i] = q[i * K]!;
   }
-  return { actions, rawActions, qc, tried, exhausted };
+  return { actions, rawActions, qc, tried, exhausted, firstQc };
+}
+
+/**
+ * The candidate executed when none of `q` (one state's K values, in sampling order) passed:
+ * `lowest` the lowest Q_C (the first of equals); `last` the last resample; `sample-lowest` one
+ * drawn uniformly among the `pool` lowest (ties in sampling order).
+ */
+export function fallbackCandidate(q: Float32Array, rule: FilterFallback, pool: number, rng: Rng): number {
+  const K = q.length;
+  if (rule === 'last') return K - 1;
+  if (rule === 'lowest') {
+    let k = 0;
+    for (let c = 1; c < K; c++) if (q[c]! < q[k]!) k = c;
+    return k;
+  }
+  const order = Array.from({ length: K }, (_, c) => c).sort((a, b) => q[a]! - q[b]! || a - b);
+  return order[rng.int(Math.max(1, Math.min(K, Math.floor(pool))))]!;
 }
 
 function firstPassing(q: Float32Array, i: number, K: number, from: number, to: number, epsilon: number): number {
@@ -173,4 +201,56 @@ function evaluate(
       q[i * K + from + c] = Number.isNaN(v) ? Number.POSITIVE_INFINITY : v;
     }
   });
+}
+
+/** The filter's rule, as the critic's Bellman target needs it to bootstrap through the filter. */
+export interface FilterRule {
+  readonly epsilon: number;
+  readonly threshold: 'q' | 'advantage';
+  readonly fallback: FilterFallback;
+  /** Pool of `sample-lowest` out of `candidates` (K). */
+  readonly fallbackPool: number;
+  readonly candidates: number;
+}
+
+/**
+ * E[Q̂_C(s′, a′)] when a′ is what the filter executes at s′, from m samples of π in each row of
+ * `q` (`n × m`). The filter executes the first passing sample of π, i.e. a sample of π conditioned
+ * on passing, so the expectation is the mean of the passing samples; when none of the m passes,
+ * it is the fallback's: the lowest value (`lowest`; the lowest of m ≥ the lowest of K, so this
+ * errs high), the mean of all m (`last`: the last resample is a plain sample of π), or the mean
+ * of the lowest ⌈m·pool/K⌉ (`sample-lowest`).
+ */
+export function filteredValue(q: Float32Array, n: number, m: number, rule: FilterRule): Float32Array {
+  const out = new Float32Array(n);
+  const row = new Float32Array(m);
+  for (let i = 0; i < n; i++) {
+    let all = 0;
+    for (let j = 0; j < m; j++) all += q[i * m + j]!;
+    const limit = rule.epsilon + (rule.threshold === 'advantage' ? all / m : 0);
+    let s = 0;
+    let passed = 0;
+    for (let j = 0; j < m; j++) {
+      const v = q[i * m + j]!;
+      if (v <= limit) {
+        s += v;
+        passed++;
+      }
+    }
+    if (passed > 0) {
+      out[i] = s / passed;
+      continue;
+    }
+    if (rule.fallback === 'last') {
+      out[i] = all / m;
+      continue;
+    }
+    row.set(q.subarray(i * m, (i + 1) * m));
+    row.sort();
+    const take = rule.fallback === 'lowest' ? 1 : Math.max(1, Math.min(m, Math.ceil((m * rule.fallbackPool) / rule.candidates)));
+    let t = 0;
+    for (let j = 0; j < take; j++) t += row[j]!;
+    out[i] = t / take;
+  }
+  return out;
 }

@@ -19,6 +19,9 @@ Options:
   --no-filter         act with the policy alone (no Q_C filter)
   --epsilon X         filter threshold (default: ε of the checkpoint's last epoch)
   --deterministic     first candidate is the policy's mean action
+  --on-exhausted WHAT when no candidate passes the filter: hold (default: the hold action, zero
+                      clipped into the action bounds — stop, for velocity commands) or fallback
+                      (the training config's fallback candidate, e.g. the lowest-Q_C one)
   --num-envs N        envs in parallel (default 8)
   --seed N            seed of the env resets and action sampling (default 12345)
   --backend NAME      ${BACKEND_CHOICES.join(' | ')}
@@ -32,6 +35,7 @@ const FLAGS = {
   'no-filter': { type: 'boolean' },
   epsilon: { type: 'string' },
   deterministic: { type: 'boolean' },
+  'on-exhausted': { type: 'string' },
   'num-envs': { type: 'string' },
   seed: { type: 'string' },
   backend: { type: 'string' },
@@ -63,6 +67,8 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   const numEnvs = numberFlag(f['num-envs'], '--num-envs', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1') ?? 8;
   const seed = numberFlag(f.seed, '--seed', Number.isInteger, 'an integer') ?? 12345;
   const epsilon = numberFlag(f.epsilon, '--epsilon');
+  const onExhausted = f['on-exhausted'] ?? 'hold';
+  if (onExhausted !== 'hold' && onExhausted !== 'fallback') throw new UsageError(`--on-exhausted ${onExhausted}: expected hold or fallback`);
   await initBackend(backendFlag(f.backend) ?? 'auto');
   const dir = await resolveCheckpointDir(f.checkpoint);
   const policy = await loadDeployedPolicy(dir, { seed });
@@ -72,7 +78,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   });
   try {
     const filter = f['no-filter'] !== true;
-    const run = await runEpisodes({ policy, env, episodes, seed, act: { filter, epsilon, deterministic: f.deterministic === true } });
+    const run = await runEpisodes({ policy, env, episodes, seed, act: { filter, epsilon, deterministic: f.deterministic === true, onExhausted } });
     const summary = {
       checkpoint: dir,
       env: policy.spec.id,
@@ -84,6 +90,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
       avgReward: run.returnSum / run.episodes,
       avgFailures: run.failures / run.episodes,
       filterExhaustionRate: filter && policy.hasCritic ? run.exhausted / run.steps : null,
+      onExhausted: filter && policy.hasCritic ? onExhausted : null,
       meanQc: filter && policy.hasCritic ? run.qcSum / run.steps : null,
     };
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { PlotError, multiRunSpec, singleRunSpec, writeFigure, type BandKind, type PlotRun } from '../runs/plot.ts';
+import { PlotError, diagnosticsSpec, multiRunSpec, singleRunSpec, writeFigure, type BandKind, type PlotRun } from '../runs/plot.ts';
 import { RUN_FILES, RunFileFormatError, RunFolderError } from '../runs/run-folder.ts';
 import { groupName, groupTitle, readRun, type GroupBy, type RunInfo } from '../runs/summary.ts';
 import type { EpochMetrics } from '../runs/metrics.ts';
@@ -105,7 +105,11 @@ export async function plotRuns(dirs: readonly string[], opts: PlotRunsOptions = 
   if (only !== undefined && opts.groupBy === undefined) {
     const { info, metrics } = only;
     const title = opts.title ?? `${info.env} · ${groupName(info, 'algo')} · seed ${info.seed} · χ = ${info.chi}`;
-    return writeFigure(opts.outPrefix ?? join(info.dir, 'figure'), singleRunSpec(metrics, { title, chi: info.chi }));
+    const prefix = opts.outPrefix ?? join(info.dir, 'figure');
+    // Learners with a critic also get the filter and critic diagnostics beside the figure.
+    const diagnostics = diagnosticsSpec(metrics, { title: `${title} · filter and critic` });
+    if (diagnostics !== undefined) await writeFigure(`${prefix}-diagnostics`, diagnostics);
+    return writeFigure(prefix, singleRunSpec(metrics, { title, chi: info.chi }));
   }
   const by = opts.groupBy ?? defaultGroupBy(runs.map((r) => r.info));
   const plotRunsIn: PlotRun[] = runs.map((r) => ({ group: groupName(r.info, by), metrics: r.metrics, source: r.info.dir }));

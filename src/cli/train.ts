@@ -1,7 +1,7 @@
 /** `csc train`: train a policy into a run folder. */
 import { readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { ALGOS, ConfigError, DEFAULT_CONFIG, type LearnerConfig, resolveConfig } from '../algos/config.ts';
+import { ALGOS, ConfigError, DEFAULT_CONFIG, type LearnerConfig, PRESETS, type Preset, resolveConfig } from '../algos/config.ts';
 import { BACKEND_CHOICES, initBackend } from '../nn/backend.ts';
 import type { ProgressMode } from '../runs/progress.ts';
 import { defaultRunDirName, readConfig } from '../runs/run-folder.ts';
@@ -37,6 +37,9 @@ Options:
                          training (Appendix A.10; format: docs/seed-data.md; csc record makes one)
   --record-transitions FILE  write every transition of this run to a seed-data file (.jsonl,
                          .jsonl.gz, or .mcap: rosbag2, /csc/transition), for --seed-data of later runs
+  --preset NAME          default | paper: \`paper\` is Algorithm 1 exactly as printed (ε = (1−γ)(χ − V̂_C),
+                         lowest-Q_C fallback, Q_C of π, λ from fresh samples); the default is what
+                         our measurements picked (docs/algorithm.md); --set and --config override it
   --set KEY=VALUE        any config field, repeatable (e.g. --set cqlAlpha=0.05)
   --backend NAME         ${BACKEND_CHOICES.join(' | ')} (default auto = wasm)
   --checkpoint-every N   epochs between checkpoints (default 10; always at the end)
@@ -65,6 +68,7 @@ const FLAGS = {
   'seed-data': { type: 'string' },
   'record-transitions': { type: 'string' },
   set: { type: 'string', multiple: true },
+  preset: { type: 'string' },
   backend: { type: 'string' },
   'checkpoint-every': { type: 'string' },
   progress: { type: 'string' },
@@ -153,7 +157,9 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   pick('stepsPerEpoch', numberFlag(f['steps-per-epoch'], '--steps-per-epoch', Number.isInteger, 'an integer'));
   pick('backend', backendFlag(f.backend));
   for (const kv of f.set ?? []) overrides = { ...overrides, ...parseSet(kv) };
-  const config = resolveConfig(overrides);
+  const preset = f.preset ?? 'default';
+  if (!(preset in PRESETS)) throw new UsageError(`--preset ${preset}: expected one of ${Object.keys(PRESETS).join(', ')}`);
+  const config = resolveConfig(overrides, preset as Preset);
   const progress = (f.progress ?? 'auto') as ProgressMode;
   if (!['auto', 'bar', 'plain', 'quiet'].includes(progress)) throw new UsageError(`--progress ${progress}: expected auto, bar, plain or quiet`);
   const checkpointEvery = numberFlag(f['checkpoint-every'], '--checkpoint-every', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1') ?? 10;

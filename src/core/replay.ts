@@ -16,6 +16,11 @@ export interface ReplayBatch {
   readonly costs: Float32Array;
   /** 1 where s′ is terminal (failure or success): no bootstrap. */
   readonly terminated: Float32Array;
+  /**
+   * The bootstrap discount of each tuple: γ^h for an h-step tuple (s_t, a_t, Σ_{k<h} γ^k c_{t+k},
+   * s_{t+h}); NaN for a plain one-step tuple (the learner's γ).
+   */
+  readonly discounts: Float32Array;
 }
 
 export class ReplayBuffer {
@@ -25,6 +30,7 @@ export class ReplayBuffer {
   private readonly rewards: Float32Array;
   private readonly costs: Float32Array;
   private readonly terminated: Float32Array;
+  private readonly discounts: Float32Array;
   private next = 0;
   private count = 0;
   private batchCache: { n: number; batch: ReplayBatch } | null = null;
@@ -41,14 +47,15 @@ export class ReplayBuffer {
     this.rewards = new Float32Array(capacity);
     this.costs = new Float32Array(capacity);
     this.terminated = new Float32Array(capacity);
+    this.discounts = new Float32Array(capacity);
   }
 
   get size(): number {
     return this.count;
   }
 
-  /** Adds one tuple (views into larger arrays are fine). */
-  add(obs: ArrayLike<number>, action: ArrayLike<number>, nextObs: ArrayLike<number>, reward: number, cost: number, terminated: boolean): void {
+  /** Adds one tuple (views into larger arrays are fine); `discount` as in {@link ReplayBatch.discounts}. */
+  add(obs: ArrayLike<number>, action: ArrayLike<number>, nextObs: ArrayLike<number>, reward: number, cost: number, terminated: boolean, discount = Number.NaN): void {
     const i = this.next;
     this.obs.set(obs, i * this.obsSize);
     this.actions.set(action, i * this.actSize);
@@ -56,6 +63,7 @@ export class ReplayBuffer {
     this.rewards[i] = reward;
     this.costs[i] = cost;
     this.terminated[i] = terminated ? 1 : 0;
+    this.discounts[i] = discount;
     this.next = (i + 1) % this.capacity;
     this.count = Math.min(this.count + 1, this.capacity);
   }
@@ -74,6 +82,7 @@ export class ReplayBuffer {
           rewards: new Float32Array(n),
           costs: new Float32Array(n),
           terminated: new Float32Array(n),
+          discounts: new Float32Array(n),
         },
       };
     }
@@ -88,12 +97,13 @@ export class ReplayBuffer {
       b.rewards[k] = this.rewards[i]!;
       b.costs[k] = this.costs[i]!;
       b.terminated[k] = this.terminated[i]!;
+      b.discounts[k] = this.discounts[i]!;
     }
     return b;
   }
 
   /** Visits stored tuples oldest first (for export to a seed-data file). */
-  *entries(): Generator<{ obs: Float32Array; action: Float32Array; nextObs: Float32Array; reward: number; cost: number; terminated: boolean }> {
+  *entries(): Generator<{ obs: Float32Array; action: Float32Array; nextObs: Float32Array; reward: number; cost: number; terminated: boolean; discount: number }> {
     const start = this.count < this.capacity ? 0 : this.next;
     for (let k = 0; k < this.count; k++) {
       const i = (start + k) % this.capacity;
@@ -104,6 +114,7 @@ export class ReplayBuffer {
         reward: this.rewards[i]!,
         cost: this.costs[i]!,
         terminated: this.terminated[i] === 1,
+        discount: this.discounts[i]!,
       };
     }
   }

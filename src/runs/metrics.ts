@@ -32,7 +32,12 @@ export interface EpochMetrics {
   readonly lineSearchAccepted: boolean;
   /** Mean safety-critic loss of this epoch's updates (NaN without a critic). */
   readonly criticLoss: number;
-  /** Mean predicted Q_C of executed actions, and the observed per-step failure rate, for the over-estimate. */
+  /**
+   * The critic's calibration on this epoch's executed actions whose outcome the rollout resolved
+   * (the episode ended inside it, or ≥ 460 steps followed, γ^460 < 0.01): mean predicted Q_C
+   * (the critic that acted) and mean observed discounted failure Σ_k γ^k c_{t+k} of the same
+   * transitions. For CPO, V_C(s) against the same observation.
+   */
   readonly criticPredictedFailure: number;
   readonly observedFailureRate: number;
   /** Episodes dropped by faults (a sim server restart) in this epoch. */
@@ -40,7 +45,36 @@ export interface EpochMetrics {
   /** Wall-clock seconds of this epoch, and env steps per second of wall clock. */
   readonly wallS: number;
   readonly stepsPerS: number;
+  // Filter and critic diagnostics (NaN or absent for learners without a filter, and in run
+  // folders written before they existed).
+  /** Fraction of executed steps at which no candidate passed (the fallback ran). */
+  readonly filterExhaustedFraction?: number;
+  /** Fraction of executed steps whose first candidate (a plain sample of π) passed: the filter did not intervene. */
+  readonly filterFirstAcceptRate?: number;
+  /** Mean over executed steps of the RMS over action dimensions of |a_exec − μ(s)|/σ. */
+  readonly actionDeviation?: number;
+  /** Σ_bins (count/total)·|predicted − observed| over `calibration`'s bins. */
+  readonly calibrationError?: number;
+  /** λ's estimate of the unfiltered policy's failures per episode, V̂_C^π (eq. 4's left side). */
+  readonly policyRisk?: number;
+  /** V̂_C^old as ε and λ used it: the average failures over the failure window. */
+  readonly avgFailuresWindow?: number;
+  /** The reliability curve behind `calibrationError` (metrics.jsonl only, not the CSV). */
+  readonly calibration?: readonly CalibrationBin[];
 }
+
+/** One bin of the reliability curve: executed actions with lo ≤ Q_C < hi. */
+export interface CalibrationBin {
+  readonly lo: number;
+  readonly hi: number;
+  readonly count: number;
+  /** Mean Q_C and mean observed discounted failure of the bin (NaN when empty). */
+  readonly predicted: number;
+  readonly observed: number;
+}
+
+/** The scalar metrics that older run folders may lack (read back as NaN). */
+export const OPTIONAL_METRIC_FIELDS: readonly (keyof EpochMetrics)[] = ['filterExhaustedFraction', 'filterFirstAcceptRate', 'actionDeviation', 'calibrationError', 'policyRisk', 'avgFailuresWindow'];
 
 /** Column order of `metrics.csv`. */
 export const METRIC_FIELDS: readonly (keyof EpochMetrics)[] = [
@@ -65,4 +99,5 @@ export const METRIC_FIELDS: readonly (keyof EpochMetrics)[] = [
   'droppedEpisodes',
   'wallS',
   'stepsPerS',
+  ...OPTIONAL_METRIC_FIELDS,
 ];

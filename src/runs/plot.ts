@@ -275,6 +275,92 @@ export function multiRunSpec(runs: readonly PlotRun[], opts: FigureOptions = {})
   return figureSpec(points, { ...opts, subtitle });
 }
 
+/**
+ * The filter and critic diagnostics of one run (for learners with a critic): the reliability
+ * curve of the critic's predictions (every epoch's bins pooled from `fromEpoch` on: predicted Q_C
+ * against the observed discounted failure of the same transitions, the diagonal for reference),
+ * predicted and observed failure per epoch, and the share of steps where the filter fell back,
+ * with the epochs where ε < 0 marked. Undefined when the run logged no calibration.
+ */
+export function diagnosticsSpec(metrics: readonly EpochMetrics[], opts: { title?: string; fromEpoch?: number } = {}): TopLevelSpec | undefined {
+  const from = opts.fromEpoch ?? Math.min(5, Math.floor(metrics.length / 2));
+  const pooled = new Map<number, { lo: number; hi: number; count: number; p: number; o: number }>();
+  for (const m of metrics.slice(from)) {
+    for (const b of m.calibration ?? []) {
+      if (!(b.count > 0)) continue;
+      const acc = pooled.get(b.lo) ?? { lo: b.lo, hi: b.hi, count: 0, p: 0, o: 0 };
+      acc.count += b.count;
+      acc.p += b.predicted * b.count;
+      acc.o += b.observed * b.count;
+      pooled.set(b.lo, acc);
+    }
+  }
+  if (pooled.size === 0) return undefined;
+  const reliability = [...pooled.values()].map((b) => ({ predicted: b.p / b.count, observed: b.o / b.count, count: b.count, bin: `[${b.lo}, ${b.hi})` }));
+  const perEpoch = metrics.flatMap((m) => [
+    { episodes: m.totalEpisodes, series: 'predicted Q_C', value: m.criticPredictedFailure },
+    { episodes: m.totalEpisodes, series: 'observed', value: m.observedFailureRate },
+  ]).filter((r) => Number.isFinite(r.value));
+  const filter = metrics.filter((m) => Number.isFinite(m.filterExhaustedFraction ?? NaN)).map((m) => ({ episodes: m.totalEpisodes, exhausted: m.filterExhaustedFraction ?? NaN, negative: m.epsilon < 0 ? 1 : 0 }));
+  const x = { field: 'episodes', type: 'quantitative' as const, title: 'Episodes', scale: { zero: true }, axis: { tickCount: 5, format: '~s' } };
+  const top = Math.max(0.05, ...reliability.flatMap((r) => [r.predicted, r.observed]));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    ...(opts.title === undefined ? {} : { title: { text: opts.title, subtitle: `reliability pooled over epochs ≥ ${from}; failure = discounted failures of the same executed transitions`, subtitleFontSize: 12 } }),
+    background: 'white',
+    padding: 12,
+    config: BASE_CONFIG,
+    hconcat: [
+      {
+        title: 'Critic reliability',
+        width: PANEL_WIDTH,
+        height: PANEL_HEIGHT,
+        layer: [
+          {
+            data: { values: [{ v: 0 }, { v: top }] },
+            mark: { type: 'line', strokeDash: [5, 4], color: '#888' },
+            encoding: { x: { field: 'v', type: 'quantitative' }, y: { field: 'v', type: 'quantitative' } },
+          },
+          {
+            data: { values: reliability },
+            mark: { type: 'line', point: true, strokeWidth: 2 },
+            encoding: {
+              x: { field: 'predicted', type: 'quantitative', title: 'Predicted Q_C', scale: { type: 'sqrt', domain: [0, top] } },
+              y: { field: 'observed', type: 'quantitative', title: 'Observed discounted failure', scale: { type: 'sqrt', domain: [0, top] } },
+              tooltip: [{ field: 'bin' }, { field: 'count', type: 'quantitative' }],
+            },
+          },
+        ],
+      },
+      {
+        title: 'Predicted vs observed per epoch',
+        width: PANEL_WIDTH,
+        height: PANEL_HEIGHT,
+        data: { values: perEpoch },
+        mark: { type: 'line', strokeWidth: 2 },
+        encoding: {
+          x,
+          y: { field: 'value', type: 'quantitative', title: 'Mean over executed steps' },
+          color: { field: 'series', type: 'nominal', legend: { title: null, symbolType: 'stroke' } },
+        },
+      },
+      {
+        title: 'Filter fell back (no candidate passed)',
+        width: PANEL_WIDTH,
+        height: PANEL_HEIGHT,
+        data: { values: filter },
+        layer: [
+          { mark: { type: 'line', strokeWidth: 2, color: '#444' }, encoding: { x, y: { field: 'exhausted', type: 'quantitative', title: 'Share of steps', scale: { domain: [0, 1] } } } },
+          { transform: [{ filter: 'datum.negative === 1' }], mark: { type: 'tick', color: '#c33', thickness: 2 }, encoding: { x, y: { value: PANEL_HEIGHT } } },
+        ],
+      },
+    ],
+    resolve: { scale: { color: 'independent' } },
+    bounds: 'flush',
+    spacing: 80,
+  };
+}
+
 /** Renders a vega-lite spec to an SVG string, headless. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const view = new View(parse(compile(spec).spec), { renderer: 'none' });
@@ -319,5 +405,8 @@ export async function writeRunFigure(dir: string, opts: { title?: string; prefix
   const { info, metrics } = await readRun(dir);
   if (metrics.length === 0) throw new PlotError(`${dir}: no metrics rows to plot`);
   const title = opts.title ?? `${info.env} · ${groupName(info, 'algo')} · seed ${info.seed} · χ = ${info.chi}`;
-  return writeFigure(opts.prefix ?? join(dir, 'figure'), singleRunSpec(metrics, { title, chi: info.chi }));
+  const prefix = opts.prefix ?? join(dir, 'figure');
+  const diagnostics = diagnosticsSpec(metrics, { title: `${title} · filter and critic` });
+  if (diagnostics !== undefined) await writeFigure(`${prefix}-diagnostics`, diagnostics);
+  return writeFigure(prefix, singleRunSpec(metrics, { title, chi: info.chi }));
 }

@@ -15,6 +15,7 @@ import {
   listCheckpoints,
   metricsCsvRow,
   metricsJsonLine,
+  parseMetricsJsonLine,
   readMetrics,
   readMetricsCsv,
   readStatus,
@@ -55,8 +56,20 @@ function row(epoch: number, over: Partial<EpochMetrics> = {}): EpochMetrics {
     droppedEpisodes: 0,
     wallS: 1.25,
     stepsPerS: 1600.5,
+    filterExhaustedFraction: 0.125,
+    filterFirstAcceptRate: 0.75,
+    actionDeviation: 0.875,
+    calibrationError: NaN,
+    policyRisk: 0.0625,
+    avgFailuresWindow: 0.03125,
     ...over,
   };
+}
+
+/** What the CSV keeps of a row: every scalar, not the reliability curve. */
+function scalars(m: EpochMetrics): EpochMetrics {
+  const { calibration: _curve, ...rest } = m;
+  return rest;
 }
 
 async function folderWith(rows: number): Promise<RunFolder> {
@@ -66,11 +79,17 @@ async function folderWith(rows: number): Promise<RunFolder> {
   return f;
 }
 
+const CURVE = [
+  { lo: 0, hi: 0.01, count: 3, predicted: 0.005, observed: 0 },
+  { lo: 0.01, hi: 1, count: 0, predicted: NaN, observed: NaN },
+];
+
 test('metrics round-trip exactly through JSONL and CSV, NaN included, CSV header written once', async () => {
-  const f = await folderWith(3);
-  const want = [row(0), row(1), row(2)];
+  const f = await RunFolder.create(await tmp());
+  const want = [row(0, { calibration: CURVE }), row(1), row(2)];
+  for (const m of want) await f.appendMetrics(m);
   assert.deepEqual(await readMetrics(f.dir), want);
-  assert.deepEqual(await readMetricsCsv(f.dir), want);
+  assert.deepEqual(await readMetricsCsv(f.dir), want.map(scalars));
   const csv = await readFile(f.path('metrics.csv'), 'utf8');
   const lines = csv.trimEnd().split('\n');
   assert.equal(lines[0], METRIC_FIELDS.join(','));
@@ -80,6 +99,14 @@ test('metrics round-trip exactly through JSONL and CSV, NaN included, CSV header
   assert.match(lines[2] ?? '', /,,,/);
   const jsonl = (await readFile(f.path('metrics.jsonl'), 'utf8')).split('\n');
   assert.match(jsonl[0] ?? '', /"epsilon":null,"filterAcceptRate":null/);
+});
+
+test('a metrics.jsonl line written before the filter diagnostics existed reads them as NaN', () => {
+  const { filterExhaustedFraction: _a, filterFirstAcceptRate: _g, actionDeviation: _b, calibrationError: _c, policyRisk: _d, avgFailuresWindow: _e, calibration: _f, ...old } = row(0);
+  const back = parseMetricsJsonLine(JSON.stringify(old), 'metrics.jsonl', 1);
+  assert.ok(Number.isNaN(back.filterExhaustedFraction) && Number.isNaN(back.policyRisk) && Number.isNaN(back.avgFailuresWindow));
+  assert.equal(back.calibration, undefined);
+  assert.throws(() => parseMetricsJsonLine(JSON.stringify({ ...old, calibration: [{ lo: 'x' }] }), 'm.jsonl', 3), /m\.jsonl:3.*calibration\[0\]\.lo: expected a number or null/);
 });
 
 test('config and status are written and read back', async () => {

@@ -21,7 +21,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promis
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fsyncDir, writeFileAtomic, writeFileAtomicSync } from '../core/atomic.ts';
-import { METRIC_FIELDS, type EpochMetrics } from './metrics.ts';
+import { type CalibrationBin, METRIC_FIELDS, type EpochMetrics } from './metrics.ts';
 
 /** File names inside a run folder. */
 export const RUN_FILES = {
@@ -115,7 +115,8 @@ export function defaultRunDirName(opts: { env: string; algo: string; seed: numbe
 // ---------------------------------------------------------------------------------------------
 // Metrics encoding
 
-function csvCell(v: number | boolean): string {
+function csvCell(v: number | boolean | undefined | readonly CalibrationBin[]): string {
+  if (v === undefined || typeof v === 'object') return '';
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   // String(n) is the shortest text that parses back to the same double: full precision.
   return Number.isFinite(v) ? String(v) : '';
@@ -131,17 +132,24 @@ export const METRICS_CSV_HEADER = METRIC_FIELDS.join(',');
 
 /** One `metrics.jsonl` line (no newline): fields in `METRIC_FIELDS` order, non-finite → null. */
 export function metricsJsonLine(m: EpochMetrics): string {
-  const o: Record<string, number | boolean | null> = {};
+  const o: Record<string, unknown> = {};
   for (const f of METRIC_FIELDS) {
     const v = m[f];
-    o[f] = typeof v === 'number' && !Number.isFinite(v) ? null : v;
+    o[f] = v === undefined || (typeof v === 'number' && !Number.isFinite(v)) ? null : v;
   }
+  if (m.calibration !== undefined) o.calibration = m.calibration.map((b) => ({ ...b, predicted: finiteOrNull(b.predicted), observed: finiteOrNull(b.observed) }));
   return JSON.stringify(o);
+}
+
+function finiteOrNull(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
 }
 
 type FieldReader = {
   num: (field: keyof EpochMetrics) => number;
   bool: (field: keyof EpochMetrics) => boolean;
+  /** An optional scalar: NaN when the file predates it. */
+  opt: (field: keyof EpochMetrics) => number;
 };
 
 /** Builds a record field by field, so the compiler checks that every field is read. */
@@ -168,7 +176,27 @@ function buildMetrics(r: FieldReader): EpochMetrics {
     droppedEpisodes: r.num('droppedEpisodes'),
     wallS: r.num('wallS'),
     stepsPerS: r.num('stepsPerS'),
+    filterExhaustedFraction: r.opt('filterExhaustedFraction'),
+    filterFirstAcceptRate: r.opt('filterFirstAcceptRate'),
+    actionDeviation: r.opt('actionDeviation'),
+    calibrationError: r.opt('calibrationError'),
+    policyRisk: r.opt('policyRisk'),
+    avgFailuresWindow: r.opt('avgFailuresWindow'),
   };
+}
+
+function parseCalibration(v: unknown, file: string, lineNo: number): CalibrationBin[] {
+  if (!Array.isArray(v)) throw new RunFileFormatError(file, lineNo, `field "calibration": expected an array of bins, got ${describe(v)}`);
+  return v.map((b, i) => {
+    if (!isRecord(b)) throw new RunFileFormatError(file, lineNo, `calibration[${i}]: expected an object, got ${describe(b)}`);
+    const num = (k: string): number => {
+      const x = b[k];
+      if (x === null) return NaN;
+      if (typeof x !== 'number') throw new RunFileFormatError(file, lineNo, `calibration[${i}].${k}: expected a number or null, got ${describe(x)}`);
+      return x;
+    };
+    return { lo: num('lo'), hi: num('hi'), count: num('count'), predicted: num('predicted'), observed: num('observed') };
+  });
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -185,7 +213,10 @@ export function parseMetricsJsonLine(line: string, file: string, lineNo: number)
   }
   if (!isRecord(v)) throw new RunFileFormatError(file, lineNo, `expected a JSON object, got ${describe(v)}`);
   const rec = v;
-  return buildMetrics({
+  const m = buildMetrics({
+    opt(field) {
+      return rec[field] === undefined ? NaN : this.num(field);
+    },
     num(field) {
       const x = rec[field];
       if (x === null) return NaN;
@@ -202,6 +233,7 @@ export function parseMetricsJsonLine(line: string, file: string, lineNo: number)
       return x;
     },
   });
+  return rec.calibration === undefined ? m : { ...m, calibration: parseCalibration(rec.calibration, file, lineNo) };
 }
 
 /** Parses one `metrics.csv` data row; empty cells read back as NaN. */
@@ -212,6 +244,9 @@ export function parseMetricsCsvRow(line: string, file: string, lineNo: number): 
   }
   const cell = (field: keyof EpochMetrics): string => cells[METRIC_FIELDS.indexOf(field)] ?? '';
   return buildMetrics({
+    opt(field) {
+      return this.num(field);
+    },
     num(field) {
       const s = cell(field).trim();
       if (s === '') return NaN;

@@ -122,6 +122,37 @@ export interface RunSummary {
   /** Sum of the epochs' wall-clock seconds (training time, without start-up). */
   readonly wallS: number;
   readonly envStepsPerS: number;
+  /** Env steps of the run and its failures per 1,000 of them (episode lengths differ between algorithms). */
+  readonly totalEnvSteps: number;
+  readonly failuresPer1kSteps: number;
+  /** Share of the epochs after the first 250 episodes whose average failures are ≤ χ (no late collapse). */
+  readonly epochsAtOrBelowChiAfter250: number;
+  /** Filter and critic (NaN for learners without them): mean exhausted fraction after epoch 5, share of epochs with ε ≥ 0. */
+  readonly exhaustedAfter5: number;
+  readonly epsilonNonNegative: number;
+  /** Share of epochs with predicted ≥ observed (conservative), and with predicted ≤ 3·observed + 0.02 (informative). */
+  readonly calibrationConservative: number;
+  readonly calibrationInformative: number;
+}
+
+/** Share of `xs` for which `ok` holds, over the elements where `defined` holds (NaN when none). */
+function share<T>(xs: readonly T[], defined: (x: T) => boolean, ok: (x: T) => boolean): number {
+  const d = xs.filter(defined);
+  return d.length === 0 ? NaN : d.filter(ok).length / d.length;
+}
+
+/** The filter and calibration goals of one run, from its epochs (NaN where a learner has no filter). */
+export function filterAndCriticShares(metrics: readonly EpochMetrics[], chi: number): Pick<RunSummary, 'epochsAtOrBelowChiAfter250' | 'exhaustedAfter5' | 'epsilonNonNegative' | 'calibrationConservative' | 'calibrationInformative'> {
+  const after250 = metrics.filter((m) => m.totalEpisodes - m.episodes >= 250 && m.episodes > 0);
+  const late = metrics.slice(5).map((m) => m.filterExhaustedFraction ?? NaN).filter(Number.isFinite);
+  const cal = (m: EpochMetrics): boolean => Number.isFinite(m.criticPredictedFailure) && Number.isFinite(m.observedFailureRate);
+  return {
+    epochsAtOrBelowChiAfter250: share(after250, () => true, (m) => m.avgFailures <= chi),
+    exhaustedAfter5: late.length === 0 ? NaN : late.reduce((a, b) => a + b, 0) / late.length,
+    epsilonNonNegative: share(metrics, (m) => Number.isFinite(m.epsilon), (m) => m.epsilon >= 0),
+    calibrationConservative: share(metrics, cal, (m) => m.criticPredictedFailure >= m.observedFailureRate),
+    calibrationInformative: share(metrics, cal, (m) => m.criticPredictedFailure <= 3 * m.observedFailureRate + 0.02),
+  };
 }
 
 /** Summarises one run; `metrics` must hold at least one row. */
@@ -141,6 +172,9 @@ export function summarizeRun(info: RunInfo, group: string, metrics: readonly Epo
     episodesUntilBelowChi: episodesUntilBelowChi(metrics, info.chi),
     wallS,
     envStepsPerS: wallS > 0 ? last.totalEnvSteps / wallS : NaN,
+    totalEnvSteps: last.totalEnvSteps,
+    failuresPer1kSteps: last.totalEnvSteps > 0 ? (1000 * last.cumulativeFailures) / last.totalEnvSteps : NaN,
+    ...filterAndCriticShares(metrics, info.chi),
   };
 }
 
@@ -172,6 +206,12 @@ export interface GroupSummary {
   readonly reachedChi: number;
   readonly wallS: MeanStd;
   readonly envStepsPerS: MeanStd;
+  readonly failuresPer1kSteps: MeanStd;
+  readonly epochsAtOrBelowChiAfter250: MeanStd;
+  readonly exhaustedAfter5: MeanStd;
+  readonly epsilonNonNegative: MeanStd;
+  readonly calibrationConservative: MeanStd;
+  readonly calibrationInformative: MeanStd;
 }
 
 /** Groups run summaries, in first-seen order. */
@@ -189,6 +229,12 @@ export function summarizeGroups(runs: readonly RunSummary[]): GroupSummary[] {
       reachedChi: reached.length,
       wallS: meanStd(rs.map((r) => r.wallS)),
       envStepsPerS: meanStd(rs.map((r) => r.envStepsPerS)),
+      failuresPer1kSteps: meanStd(rs.map((r) => r.failuresPer1kSteps)),
+      epochsAtOrBelowChiAfter250: meanStd(rs.map((r) => r.epochsAtOrBelowChiAfter250)),
+      exhaustedAfter5: meanStd(rs.map((r) => r.exhaustedAfter5)),
+      epsilonNonNegative: meanStd(rs.map((r) => r.epsilonNonNegative)),
+      calibrationConservative: meanStd(rs.map((r) => r.calibrationConservative)),
+      calibrationInformative: meanStd(rs.map((r) => r.calibrationInformative)),
     };
   });
 }
@@ -210,7 +256,25 @@ export function summaryMarkdown(groups: readonly GroupSummary[], chiNote = 'χ')
         g.reachedChi === 0 ? `never (0/${g.runs})` : `${pm(g.episodesUntilBelowChi, 0)} (${g.reachedChi}/${g.runs})`
       } | ${pm(g.wallS, 1)} | ${pm(g.envStepsPerS, 0)} |`,
   );
-  return `${[...head, ...rows].join('\n')}\n`;
+  const filtered = groups.filter((g) => g.exhaustedAfter5.n > 0 || g.calibrationConservative.n > 0);
+  const second =
+    filtered.length === 0
+      ? []
+      : [
+          '',
+          '| group | failures per 1k steps | epochs ≤ ' + chiNote + ' after 250 episodes | exhausted steps after epoch 5 | epochs with ε ≥ 0 | predicted ≥ observed | predicted ≤ 3·observed + 0.02 |',
+          '|---|---:|---:|---:|---:|---:|---:|',
+          ...filtered.map(
+            (g) =>
+              `| ${g.group} | ${pm(g.failuresPer1kSteps, 2)} | ${pct(g.epochsAtOrBelowChiAfter250)} | ${pct(g.exhaustedAfter5)} | ${pct(g.epsilonNonNegative)} | ${pct(g.calibrationConservative)} | ${pct(g.calibrationInformative)} |`,
+          ),
+        ];
+  return `${[...head, ...rows, ...second].join('\n')}\n`;
+}
+
+function pct(s: MeanStd): string {
+  if (s.n === 0) return '–';
+  return `${(100 * s.mean).toFixed(0)}% ± ${(100 * s.std).toFixed(0)}`;
 }
 
 /** Reads a run folder's identity and metrics together. */
