@@ -91,8 +91,21 @@ function backendsSection(): string[] {
 }
 
 function learningSection(): string[] {
-  // Later files add only the groups (env, algorithm, budget) the earlier ones did not have.
-  const names = ['learning-point-nav.json', 'learning-point-nav-cpo.json', 'learning-point-nav-sac.json', 'learning-point-nav-baselines.json', 'learning-point-nav-chi.json', 'learning-car-nav.json'];
+  // Later files add only the groups (env, algorithm, budget) the earlier ones did not have. The
+  // files measured before 2026-11-27 ran CSC as Algorithm 1 is printed, which `--preset paper`
+  // keeps: their CSC rows are labelled so.
+  const names = [
+    'learning-point-nav-60ep.json',
+    'learning-point-nav-60ep-paper.json',
+    'learning-car-nav-200k.json',
+    'learning-point-nav.json',
+    'learning-point-nav-cpo.json',
+    'learning-point-nav-sac.json',
+    'learning-point-nav-baselines.json',
+    'learning-point-nav-chi.json',
+    'learning-car-nav.json',
+  ];
+  const printed = new Set(['learning-point-nav-60ep-paper.json', 'learning-point-nav.json', 'learning-point-nav-cpo.json', 'learning-point-nav-sac.json', 'learning-point-nav-baselines.json', 'learning-point-nav-chi.json', 'learning-car-nav.json']);
   const seen = new Set<string>();
   const rows: string[] = [];
   for (const name of names) {
@@ -100,11 +113,12 @@ function learningSection(): string[] {
     if (r === undefined) continue;
     for (const g of r.summary.groups) {
       const epochs = r.summary.runs.find((x: any) => x.group === g.group)?.epochs ?? '?';
-      const key = `${r.summary.env}/${g.group}/${epochs}`;
+      // A χ sweep of one algorithm names its groups by χ only.
+      let label = r.summary.algos.length === 1 && String(g.group).startsWith('χ') ? `${String(r.summary.algos[0]).toUpperCase()}, ${g.group}` : String(g.group);
+      if (printed.has(name) && label.startsWith('CSC')) label = label.replace('CSC', 'CSC `--preset paper`');
+      const key = `${r.summary.env}/${label}/${epochs}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      // A χ sweep of one algorithm names its groups by χ only.
-      const label = r.summary.algos.length === 1 && String(g.group).startsWith('χ') ? `${String(r.summary.algos[0]).toUpperCase()}, ${g.group}` : g.group;
       rows.push(`| ${r.summary.env} | ${label} | ${epochs} | ${g.runs} | ${pm(g.cumulativeFailures)} | ${pm(g.finalAvgReward, 2)} | ${g.reachedChi}/${g.runs}: ${pm(g.episodesUntilBelowChi, 0)} | ${pm(g.envStepsPerS, 0)} | \`${name}\` |`);
     }
   }
