@@ -366,7 +366,7 @@ export class CscLearner implements Learner {
     //    below the observed failures); `fresh` is the printed form, zero in expectation.
     let policyRisk = Number.NaN;
     if (this.critic !== null && cost !== null && n > 0) {
-      const step = lambdaEpochStep({
+      const dual = lambdaEpochStep({
         lambda: this.lambda,
         lr: c.lambdaLr,
         gamma: c.gamma,
@@ -376,13 +376,13 @@ export class CscLearner implements Learner {
         meanCostAdvantage: c.lambdaAdvantage === 'behaviour' ? cost.policyOverBehaviour : cost.meanUnderPolicy,
         advantage: c.lambdaAdvantage,
       });
-      this.lambda = step.lambda;
-      policyRisk = step.policyRisk;
+      this.lambda = dual.lambda;
+      policyRisk = dual.policyRisk;
     }
     this.avgFailuresOld = windowed;
 
-    // Metrics, including the critic's over-estimate: predicted Q_C of executed actions vs. the
-    // observed discounted failure Σ_k γ^k c_{t+k} (Monte-Carlo within the rollout).
+    // Metrics, including the critic's calibration: predicted Q_C of executed actions vs. the
+    // observed discounted failure Σ_k γ^k c_{t+k} of the same transitions (diagnostics.ts).
     this.totals.episodes += episodes;
     this.totals.envSteps += validSteps;
     this.totals.failures += failures;
