@@ -40,10 +40,15 @@ def record(env_id: str) -> dict[str, np.ndarray]:
         high = np.asarray(batch.spec.act_high, dtype=np.float32)
         actions = rng.uniform(low, high, size=(steps, k, batch.spec.act_size)).astype(np.float32)
         out: dict[str, list[np.ndarray]] = {n: [] for n in ("obs", "next_obs", "reward", "failure", "terminated", "truncated")}
+        names = list(out)
         first = batch.reset(SEED)
         for t in range(steps):
+            if t == steps // 2:
+                # an explicit reset halfway: envs that rebuild state on reset (robosuite reloads its
+                # controllers) must come back the same way
+                out["obs_after_reset"] = [batch.reset(SEED + 1)]
             r = batch.step(actions[t])
-            for name in out:
+            for name in names:
                 out[name].append(getattr(r, name).copy())
         return {"reset_obs": first, "actions": actions, **{n: np.stack(v) for n, v in out.items()}}
     finally:

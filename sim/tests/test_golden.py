@@ -22,7 +22,7 @@ def test_env_replays_its_golden_trajectory(env_id: str) -> None:
     got = record(env_id)
     assert set(got) == set(want.files)
     np.testing.assert_array_equal(got["actions"], want["actions"])
-    for name in ("reset_obs", "obs", "next_obs", "reward", "failure", "terminated", "truncated"):
+    for name in ("reset_obs", "obs_after_reset", "obs", "next_obs", "reward", "failure", "terminated", "truncated"):
         np.testing.assert_array_equal(got[name], want[name], err_msg=f"{env_id}: {name} differs from the golden trajectory")
     # the recording must exercise what it pins: some episode ends for the envs that reach them
     if env_id.startswith("laikago-walk"):
