@@ -252,6 +252,20 @@ class LaikagoEnv(Env):
             self._started = False
         return Step(obs, float(reward), fell, fell, truncated)
 
+    def render(self, width_px: int, height_px: int) -> np.ndarray:
+        """The robot from its front left, the camera following the base; PyBullet's TinyRenderer
+        (software, no OpenGL needed)."""
+        p, cid = self._p, self._cid
+        pos = p.getBasePositionAndOrientation(self._robot, physicsClientId=cid)[0]
+        view = p.computeViewMatrixFromYawPitchRoll(
+            cameraTargetPosition=[pos[0], pos[1], 0.25], distance=1.5, yaw=35.0, pitch=-20.0, roll=0.0, upAxisIndex=2
+        )
+        proj = p.computeProjectionMatrixFOV(fov=55.0, aspect=width_px / height_px, nearVal=0.05, farVal=20.0)
+        _, _, rgba, _, _ = p.getCameraImage(
+            width_px, height_px, view, proj, renderer=p.ER_TINY_RENDERER, physicsClientId=cid
+        )
+        return np.ascontiguousarray(np.asarray(rgba, dtype=np.uint8).reshape(height_px, width_px, 4)[:, :, :3])
+
     def close(self) -> None:
         if self._cid >= 0:
             self._p.disconnect(physicsClientId=self._cid)

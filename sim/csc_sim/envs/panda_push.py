@@ -74,6 +74,9 @@ PUSH_REWARD_PER_M = 50.0
 REACH_REWARD_PER_M = 10.0
 """Shaping reward per metre the gripper moves toward the block centre."""
 SUCCESS_BONUS = 10.0
+RENDER_VIEW = ((-0.12, 0.0, TABLE_TOP_Z_M + 0.08), 1.25, 115.0, -25.0)
+"""Free camera of `render`: looks at the workspace (world frame) from 1.25 m, from the side and a
+little behind the block's start, so pushes run left to right and a topple is seen edge-on."""
 
 OBS_NAMES: tuple[str, ...] = (
     "ee_x_m", "ee_y_m", "ee_z_m",
@@ -287,6 +290,7 @@ class PandaPushEnv(Env):
         self._prev_block_goal_m = 0.0
         self._prev_ee_block_m = 0.0
         self._done = True
+        self._frames = None  # MjFrames, made on the first render
 
     # -- state read-out ----------------------------------------------------------------------------
 
@@ -387,7 +391,18 @@ class PandaPushEnv(Env):
         x, y = self._block_pos()[:2]
         return bool(abs(x) > BOUNDARY_HALF_M[0] or abs(y) > BOUNDARY_HALF_M[1])
 
+    def render(self, width_px: int, height_px: int) -> np.ndarray:
+        """The workspace from the side (`RENDER_VIEW`): the hand, the block, the push."""
+        if self._frames is None:
+            from .mj_render import MjFrames, free_camera
+
+            self._frames = MjFrames(self.spec.id, self._mj_model, self._mj_data, free_camera(*RENDER_VIEW))
+        return self._frames.render(width_px, height_px)
+
     def close(self) -> None:
+        if self._frames is not None:
+            self._frames.close()
+            self._frames = None
         self._world.close()
 
 
