@@ -75,3 +75,11 @@ test('point-nav is drawn from above: goal green, traps red, the agent blue where
   const [tr, tg] = px(c, 100, 100);
   assert.ok(tr! > 200 && tg! < 180, 'trap');
 });
+
+test('--render-size is WIDTHxHEIGHT within [16, 4096]', async () => {
+  const { parseRenderSize } = await import('../cli/eval.ts');
+  assert.deepEqual(parseRenderSize('480x360'), { widthPx: 480, heightPx: 360 });
+  for (const bad of ['big', '480', '8x8', '480x5000', '480x360x2', '-1x20']) {
+    assert.throws(() => parseRenderSize(bad), new RegExp(`--render-size ${bad}: expected WIDTHxHEIGHT`));
+  }
+});
