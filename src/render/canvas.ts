@@ -100,7 +100,8 @@ export class Canvas implements Frame {
 
 /** Width in pixels of `text` drawn at `scale`. */
 export function textWidthPx(text: string, scale = 1): number {
-  return [...text].length * FONT_WIDTH_PX * scale;
+  // the overlay's text is ASCII: one UTF-16 unit per drawn character
+  return text.length * FONT_WIDTH_PX * scale;
 }
 
 export { FONT_HEIGHT_PX };

@@ -59,7 +59,9 @@ export async function renderEpisodes(o: RenderEpisodesOptions): Promise<Rendered
   while (totals.episodes < o.episodes) {
     const d = policy.act(obs, 1, o.act);
     const decision = { qc: d.qc[0]!, tried: d.tried[0]!, exhausted: d.exhausted[0] === 1 };
-    await emit(frame, (c) => drawOverlay(c, { episode, step: t, returnSoFar: ret, epsilon, shown: { kind: 'decision', decision } }));
+    await emit(frame, (c) => {
+      drawOverlay(c, { episode, step: t, returnSoFar: ret, epsilon, shown: { kind: 'decision', decision } });
+    });
     const { step: r, frame: next } = await env.stepRendered(d.actions, request);
     totals.steps++;
     totals.exhausted += d.exhausted[0]!;
@@ -86,7 +88,9 @@ export async function renderEpisodes(o: RenderEpisodesOptions): Promise<Rendered
     const shownReturn = ret;
     const shownStep = t;
     const end = outcome;
-    await emit(last, (c) => drawOverlay(c, { episode, step: shownStep, returnSoFar: shownReturn, epsilon, shown: { kind: 'end', outcome: end } }));
+    await emit(last, (c) => {
+      drawOverlay(c, { episode, step: shownStep, returnSoFar: shownReturn, epsilon, shown: { kind: 'end', outcome: end } });
+    });
     totals.episodes++;
     if (outcome !== 'dropped') {
       totals.returnSum += ret;

@@ -91,7 +91,9 @@ export class VideoWriter {
         this.failure ??= new VideoError(`cannot run ffmpeg for ${path}: ${e.message}`);
         resolve(null);
       });
-      child.on('exit', (code) => resolve(code));
+      child.on('exit', (code) => {
+        resolve(code);
+      });
     });
   }
 
@@ -116,7 +118,7 @@ export class VideoWriter {
 
   /** Queues one frame (of the size the writer was opened with); waits while ffmpeg catches up. */
   async write(frame: Frame): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
+    this.throwIfFailed();
     if (frame.widthPx !== this.o.widthPx || frame.heightPx !== this.o.heightPx || frame.rgb.length !== frame.widthPx * frame.heightPx * 3) {
       throw new VideoError(
         `${this.path}: frame ${frame.widthPx}x${frame.heightPx} (${frame.rgb.length} bytes), expected ${this.o.widthPx}x${this.o.heightPx} RGB`,
@@ -136,6 +138,10 @@ export class VideoWriter {
         stdin.on('close', done);
       });
     }
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
     if (this.failure !== undefined) throw this.failure;
   }
 
@@ -143,7 +149,7 @@ export class VideoWriter {
   async close(): Promise<void> {
     this.child.stdin?.end();
     const code = await this.exited;
-    if (this.failure !== undefined) throw this.failure;
+    this.throwIfFailed();
     if (code !== 0) throw new VideoError(`ffmpeg exited with ${code} writing ${this.path}: ${this.stderr.trim()}`);
   }
 }
