@@ -183,6 +183,11 @@ class _PushWorld(ManipulationEnv):
         self._mjm = self.sim.model._model
         self._mjd = self.sim.data._data
         self._substeps = int(self.control_timestep / self.model_timestep)
+        self._grippers = set(robot.composite_controller.grippers)
+        for part in self._grippers:
+            grip = robot.part_controllers[part]
+            if grip.interpolator is not None or type(grip).__name__ != "SimpleGripController":
+                raise RuntimeError(f"panda-push: expected robosuite's GRIP controller without interpolator for {part}")
         ctrlrange = self.sim.model.actuator_ctrlrange
         self._actuators = {
             part: (idx, ctrlrange[idx, 0], ctrlrange[idx, 1]) for part, idx in robot._ref_actuators_indexes_dict.items()
@@ -223,16 +228,31 @@ class _PushWorld(ManipulationEnv):
             osc._update_single_reference = update_reference
 
     def control_step(self, action: np.ndarray) -> None:
-        """One control step (`MujocoEnv.step` with lite physics; see the comment above)."""
+        """One control step (`MujocoEnv.step` with lite physics; see the comment above).
+
+        The gripper controller (GRIP, no interpolator) outputs its goal scaled to the actuator
+        range, whatever the state: its goal changes only with the action, so its output of the
+        first substep is the output of all 25 and is computed once.
+        """
         m, d, cc = self._mjm, self._mjd, self._cc
         self.timestep += 1
+        held: dict[str, np.ndarray] = {}
         for substep in range(self._substeps):
             mujoco.mj_step1(m, d)
             if substep == 0:
                 cc.update_state()
                 cc.set_goal(action)
-            applied = cc.run_controller(self._enabled_parts)
-            for part, torques in applied.items():
+            # CompositeController.run_controller, the gripper's output held after the first substep
+            cc.update_state()
+            for part, controller in cc.part_controllers.items():
+                if not self._enabled_parts.get(part, False):
+                    continue
+                if part in held:
+                    torques = held[part]
+                else:
+                    torques = controller.run_controller()
+                    if part in self._grippers:
+                        held[part] = torques
                 idx, low, high = self._actuators[part]
                 d.ctrl[idx] = np.clip(torques, low, high)
             mujoco.mj_step2(m, d)
