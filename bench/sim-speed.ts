@@ -5,7 +5,7 @@
  * tree's, interleaved round by round so that a change in the machine's load hits both alike.
  * sim/tests/test_golden.py is what shows the two simulate the same thing.
  *
- *   node --import tsx bench/sim-speed.ts --base COMMIT [--rounds 3] [--envs car-nav,...]
+ *   node --import tsx bench/sim-speed.ts --base COMMIT [--rounds 5] [--envs car-nav,...]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
     base: { type: 'string' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     envs: { type: 'string', default: 'panda-push-topple,laikago-walk,car-nav' },
     out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results', 'sim-speed.json') },
   },
@@ -27,8 +27,8 @@ const { values } = parseArgs({
 if (values.base === undefined) throw new Error('--base COMMIT is required: the commit whose csc_sim is the "before"');
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds ${values.rounds}: expected an integer >= 1`);
-/** Steps per measurement: about 3 s of stepping for each env on an idle core. */
-const STEPS: Record<string, number> = { 'panda-push-topple': 300, 'panda-push-boundary': 300, 'laikago-walk': 3000, 'laikago-stand': 3000, 'car-nav': 15000 };
+/** Steps per measurement: about 1.5 s of stepping for each env on an idle core. */
+const STEPS: Record<string, number> = { 'panda-push-topple': 200, 'panda-push-boundary': 200, 'laikago-walk': 2000, 'laikago-stand': 2000, 'car-nav': 10000 };
 const envs = values.envs.split(',');
 
 const git = (...args: string[]): string => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
@@ -37,28 +37,37 @@ const headCommit = git('rev-parse', 'HEAD');
 const dirty = git('status', '--porcelain', '--', 'sim/csc_sim') !== '';
 const baseDir = mkdtempSync(join(tmpdir(), 'csc-sim-speed-'));
 execFileSync('bash', ['-c', `git archive ${baseCommit} sim/csc_sim | tar -x -C ${baseDir}`], { cwd: REPO_ROOT });
+// both trees are timed by the same harness (this tree's bench.py); only the envs differ
+execFileSync('cp', [join(REPO_ROOT, 'sim', 'csc_sim', 'bench.py'), join(baseDir, 'sim', 'csc_sim', 'bench.py')]);
 
-function bench(simDir: string, env: string): number {
+interface Sample {
+  readonly stepsPerS: number;
+  readonly cpuStepsPerS: number;
+}
+
+function bench(simDir: string, env: string): Sample {
   const r = spawnSync(simPython(), ['-m', 'csc_sim', 'bench', '--env', env, '--steps', String(STEPS[env] ?? 1000), '--num-envs', '1'], {
     cwd: simDir,
-    env: { ...process.env, PYTHONPATH: simDir },
+    env: { ...process.env, PYTHONPATH: simDir, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`csc_sim bench --env ${env} in ${simDir} failed: ${r.stderr}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';
-  const out = JSON.parse(line) as { single: { stepsPerS: number } };
-  return out.single.stepsPerS;
+  const out = JSON.parse(line) as { single: { stepsPerS: number; cpuStepsPerS?: number } };
+  // the base commit's bench may predate the CPU-time field: time it with this tree's bench.py
+  if (out.single.cpuStepsPerS === undefined) throw new Error(`${simDir}: csc_sim bench reports no cpuStepsPerS`);
+  return { stepsPerS: out.single.stepsPerS, cpuStepsPerS: out.single.cpuStepsPerS };
 }
 
 const loadavgStart = loadavg()[0];
-const samples: Record<string, { before: number[]; after: number[] }> = {};
+const samples: Record<string, { before: Sample[]; after: Sample[] }> = {};
 try {
   for (let round = 0; round < rounds; round++) {
     for (const env of envs) {
       const s = (samples[env] ??= { before: [], after: [] });
       s.before.push(bench(join(baseDir, 'sim'), env));
       s.after.push(bench(join(REPO_ROOT, 'sim'), env));
-      process.stderr.write(`round ${round + 1}/${rounds} ${env}: before ${s.before.at(-1)!.toFixed(1)} after ${s.after.at(-1)!.toFixed(1)} steps/s\n`);
+      process.stderr.write(`round ${round + 1}/${rounds} ${env}: CPU-time steps/s before ${s.before.at(-1)!.cpuStepsPerS.toFixed(1)} after ${s.after.at(-1)!.cpuStepsPerS.toFixed(1)}\n`);
     }
   }
 } finally {
@@ -71,13 +80,24 @@ const median = (xs: number[]): number => {
 };
 const results = envs.map((env) => {
   const s = samples[env]!;
-  const before = median(s.before);
-  const after = median(s.after);
-  return { env, steps: STEPS[env], beforeStepsPerS: before, afterStepsPerS: after, speedup: after / before, beforeMsPerStep: 1000 / before, afterMsPerStep: 1000 / after, samples: s };
+  const before = median(s.before.map((x) => x.cpuStepsPerS));
+  const after = median(s.after.map((x) => x.cpuStepsPerS));
+  return {
+    env,
+    steps: STEPS[env],
+    beforeStepsPerS: before,
+    afterStepsPerS: after,
+    speedup: after / before,
+    beforeMsPerStep: 1000 / before,
+    afterMsPerStep: 1000 / after,
+    wallBeforeStepsPerS: median(s.before.map((x) => x.stepsPerS)),
+    wallAfterStepsPerS: median(s.after.map((x) => x.stepsPerS)),
+    samples: s,
+  };
 });
 const report = {
   bench: 'sim-speed',
-  what: 'raw single-env Env.step rate (python -m csc_sim bench, --num-envs 1), median of the rounds; before = csc_sim at baseCommit, after = the working tree',
+  what: 'raw single-env Env.step rate from CPU time (python -m csc_sim bench, --num-envs 1; wall-time rates beside it), median of the rounds; before = csc_sim at baseCommit, after = the working tree, both timed by the working tree\'s bench.py',
   date: new Date().toISOString(),
   baseCommit,
   commit: headCommit,
