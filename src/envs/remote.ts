@@ -290,7 +290,8 @@ export class RemoteVecEnv implements RenderableVecEnv {
     try {
       if (this.baseSeed === undefined) throw new EnvInputError(`${this.spec.id}: render before reset`);
       const { worker, local } = this.locate(request.env);
-      const r = await this.workers[worker]!.client.render({ ...request, env: local }, this.options.stepTimeoutMs);
+      // the first render of a server opens its offscreen GL context and loads textures: a reset's time
+      const r = await this.workers[worker]!.client.render({ ...request, env: local }, this.options.resetTimeoutMs);
       return r.frame;
     } finally {
       this.busy = false;
