@@ -12,6 +12,17 @@ root="$(pwd)"
 venv="${CSC_SIM_VENV:-$root/sim/.venv}"
 stamp="$venv/.csc-sim-stamp"
 
+# MuJoCo offscreen rendering (csc eval --render on car-nav and the Panda) uses OSMesa: a software
+# OpenGL that needs no display or GPU. Debian package; installed when we are root, else named.
+if ! ldconfig -p 2>/dev/null | grep -q 'libOSMesa\.so'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup-sim: installing libosmesa6 (MuJoCo offscreen rendering)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libosmesa6 >/dev/null
+  else
+    echo "setup-sim: libOSMesa not found; install libosmesa6 (e.g. sudo apt-get install libosmesa6) for csc eval --render on MuJoCo envs" >&2
+  fi
+fi
+
 want="$(cat sim/requirements.txt sim/requirements-nodeps.txt sim/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0

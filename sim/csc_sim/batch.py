@@ -24,6 +24,15 @@ class NotResetError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class RenderRequest:
+    """Which env to picture, and how large (pixels)."""
+
+    env: int
+    width_px: int
+    height_px: int
+
+
+@dataclass(frozen=True)
 class BatchStep:
     """One lock-step of K envs; the fields of `VecStepResult` (src/envs/env.ts) minus `dropped`."""
 
@@ -33,6 +42,7 @@ class BatchStep:
     failure: np.ndarray  # uint8 (K,)
     terminated: np.ndarray  # uint8 (K,)
     truncated: np.ndarray  # uint8 (K,)
+    frame: np.ndarray | None = None  # uint8 (H, W, 3): the rendered env's s', before any auto-reset
 
 
 class Batch:
@@ -82,10 +92,32 @@ class Batch:
                 f"{self.spec.id}: action {self.spec.act_names[j]} of env {i} is {float(actions[i, j])}, expected a finite number"
             )
 
-    def step(self, actions: np.ndarray) -> BatchStep:
+    def check_render(self, request: RenderRequest) -> None:
+        if not 0 <= request.env < self.num_envs:
+            raise BatchInputError(f"{self.spec.id}: render env {request.env}, expected an index in [0, {self.num_envs - 1}]")
+
+    def render(self, request: RenderRequest) -> np.ndarray:
+        """A picture of one env's current state (after a reset: its first state)."""
+        if self._obs is None:
+            raise NotResetError(f"{self.spec.id}: render before reset (or after an env error); send reset first")
+        self.check_render(request)
+        return self._frame(request)
+
+    def _frame(self, request: RenderRequest) -> np.ndarray:
+        frame = self.envs[request.env].render(request.width_px, request.height_px)
+        want = (request.height_px, request.width_px, 3)
+        if frame.shape != want or frame.dtype != np.uint8:
+            raise RuntimeError(f"{self.spec.id}: render returned {frame.dtype} {list(frame.shape)}, expected uint8 {list(want)}")
+        return frame
+
+    def step(self, actions: np.ndarray, render: RenderRequest | None = None) -> BatchStep:
+        """Steps every env; with `render`, also pictures that env's s' before it auto-resets."""
         if self._obs is None:
             raise NotResetError(f"{self.spec.id}: step before reset (or after an env error); send reset first")
         self.check_actions(actions)
+        if render is not None:
+            self.check_render(render)
+        frame = None
         clipped = np.clip(actions, self._low, self._high)
         k, n = self.num_envs, self.spec.obs_size
         obs = np.empty((k, n), dtype=np.float32)
@@ -106,6 +138,8 @@ class Batch:
                 failure[i] = s.failure
                 terminated[i] = term
                 truncated[i] = trunc
+                if render is not None and render.env == i:
+                    frame = self._frame(render)
                 if term or trunc:
                     self._episodes[i] += 1
                     ss = np.random.SeedSequence([int(self._seeds[i]), int(self._episodes[i])])
@@ -117,7 +151,7 @@ class Batch:
             self._obs = None
             raise
         self._obs = obs
-        return BatchStep(obs, next_obs, reward, failure, terminated, truncated)
+        return BatchStep(obs, next_obs, reward, failure, terminated, truncated, frame)
 
     def close(self) -> None:
         for env in self.envs:

@@ -14,7 +14,9 @@ import numpy as np
 
 PROTOCOL = "csc-sim/1"
 VERSION = 1
-OPS = ("spec", "reset", "step", "close", "ping")
+OPS = ("spec", "reset", "step", "close", "ping", "render")
+MAX_FRAME_SIDE_PX = 4096
+"""Largest width or height a `render` may ask for."""
 
 # dtype tag on the wire -> little-endian numpy dtype
 DTYPES: dict[str, np.dtype] = {"f32": np.dtype("<f4"), "u8": np.dtype("u1")}

@@ -16,8 +16,18 @@ from typing import Any, Callable
 
 import zmq
 
-from .batch import Batch, BatchInputError, NotResetError
-from .protocol import PROTOCOL, ProtocolError, decode_array, encode_array, error_reply, ok_reply, unpack_request
+from .batch import Batch, BatchInputError, NotResetError, RenderRequest
+from .envs import RenderUnavailableError
+from .protocol import (
+    MAX_FRAME_SIDE_PX,
+    PROTOCOL,
+    ProtocolError,
+    decode_array,
+    encode_array,
+    error_reply,
+    ok_reply,
+    unpack_request,
+)
 
 MAX_SEED = 2**53 - 1  # seeds must survive a trip through a JavaScript number
 
@@ -79,12 +89,26 @@ class Handler:
             except Exception as e:
                 raise ProtocolError("env_error", f"{self.batch.spec.id}: reset({seed}) raised {_describe(e)}") from None
             return {"obs": encode_array(obs)}
+        if op == "render":
+            request = _render_request(msg, "render", self.batch.num_envs)
+            try:
+                frame = self.batch.render(request)
+            except NotResetError as e:
+                raise ProtocolError("not_reset", str(e)) from None
+            except RenderUnavailableError as e:
+                raise ProtocolError("cannot_render", str(e)) from None
+            except Exception as e:
+                raise ProtocolError("cannot_render", f"{self.batch.spec.id}: render raised {_describe(e)}") from None
+            return {"frame": encode_array(frame)}
         if op == "step":
             actions = decode_array(msg.get("actions"), "step.actions")
             if actions.dtype.kind != "f":
                 raise ProtocolError("bad_action", f"step.actions: expected dtype f32, got {msg['actions']['dtype']}")
+            render = None
+            if msg.get("render") is not None:
+                render = _render_request(msg["render"], "step.render", self.batch.num_envs)
             try:
-                r = self.batch.step(actions)
+                r = self.batch.step(actions, render)
             except BatchInputError as e:
                 raise ProtocolError("bad_action", str(e)) from None
             except NotResetError as e:
@@ -93,7 +117,7 @@ class Handler:
                 raise ProtocolError(
                     "env_error", f"{self.batch.spec.id}: step raised {_describe(e)}; reset before stepping again"
                 ) from None
-            return {
+            data = {
                 "obs": encode_array(r.obs),
                 "nextObs": encode_array(r.next_obs),
                 "reward": encode_array(r.reward),
@@ -101,10 +125,26 @@ class Handler:
                 "terminated": encode_array(r.terminated),
                 "truncated": encode_array(r.truncated),
             }
+            if r.frame is not None:
+                data["frame"] = encode_array(r.frame)
+            return data
         if op == "close":
             self.closed = True
             return {}
         raise ProtocolError("unknown_op", f"unknown op {op!r}")  # unreachable: unpack_request checks ops
+
+
+def _render_request(obj: Any, where: str, num_envs: int) -> RenderRequest:
+    """Checks `{env, width, height}` (a `render` request, or a step's `render` field)."""
+    if not isinstance(obj, dict):
+        raise ProtocolError("bad_request", f"{where}: expected a map {{env, width, height}}, got {type(obj).__name__}")
+    values = {}
+    for key, low, high in (("env", 0, num_envs - 1), ("width", 1, MAX_FRAME_SIDE_PX), ("height", 1, MAX_FRAME_SIDE_PX)):
+        v = obj.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+            raise ProtocolError("bad_request", f"{where}.{key}: expected an integer in [{low}, {high}], got {v!r}")
+        values[key] = v
+    return RenderRequest(values["env"], values["width"], values["height"])
 
 
 def _describe(e: BaseException) -> str:

@@ -5,8 +5,27 @@
  */
 import { Dealer } from 'zeromq';
 import { BridgeProtocolError, SimServerError, SimTimeoutError } from './errors.ts';
-import { decodeReply, encodeRequest, f32ToWire, parsePingData, parseResetData, parseSpecData, parseStepData } from './codec.ts';
-import { PROTOCOL_VERSION, type Op, type PingData, type Request, type ResetData, type SpecData, type StepData } from './messages.ts';
+import type { RenderRequest } from '../envs/env.ts';
+import {
+  decodeReply,
+  encodeRequest,
+  f32ToWire,
+  parsePingData,
+  parseRenderData,
+  parseResetData,
+  parseSpecData,
+  parseStepData,
+} from './codec.ts';
+import {
+  PROTOCOL_VERSION,
+  type Op,
+  type PingData,
+  type RenderData,
+  type Request,
+  type ResetData,
+  type SpecData,
+  type StepData,
+} from './messages.ts';
 
 /** Options of a {@link SimClient}. */
 export interface SimClientOptions {
@@ -70,10 +89,30 @@ export class SimClient {
     return this.request({ op: 'reset', seed }, timeoutMs).then((d) => parseResetData(d, numEnvs, obsSize));
   }
 
-  /** Steps the server's batch with `actions` (`numEnvs × actSize`). */
-  step(actions: Float32Array, numEnvs: number, actSize: number, obsSize: number, timeoutMs?: number): Promise<StepData> {
-    return this.request({ op: 'step', actions: f32ToWire(actions, [numEnvs, actSize]) }, timeoutMs).then((d) =>
-      parseStepData(d, numEnvs, obsSize),
+  /**
+   * Steps the server's batch with `actions` (`numEnvs × actSize`). With `render` (`env` indexes
+   * this server's batch) the reply carries that env's s′ as a frame, taken before its auto-reset.
+   */
+  step(
+    actions: Float32Array,
+    numEnvs: number,
+    actSize: number,
+    obsSize: number,
+    timeoutMs?: number,
+    render?: RenderRequest,
+  ): Promise<StepData> {
+    const wire = f32ToWire(actions, [numEnvs, actSize]);
+    const body: RequestBody =
+      render === undefined
+        ? { op: 'step', actions: wire }
+        : { op: 'step', actions: wire, render: { env: render.env, width: render.widthPx, height: render.heightPx } };
+    return this.request(body, timeoutMs).then((d) => parseStepData(d, numEnvs, obsSize, render));
+  }
+
+  /** A frame of env `request.env` (of this server's batch) in its current state. */
+  render(request: RenderRequest, timeoutMs?: number): Promise<RenderData> {
+    return this.request({ op: 'render', env: request.env, width: request.widthPx, height: request.heightPx }, timeoutMs).then((d) =>
+      parseRenderData(d, request.widthPx, request.heightPx),
     );
   }
 

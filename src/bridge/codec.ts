@@ -6,12 +6,14 @@
  */
 import { endianness } from 'node:os';
 import { Packr } from 'msgpackr';
+import type { Frame } from '../envs/env.ts';
 import { BridgeProtocolError } from './errors.ts';
 import {
   ERROR_CODES,
   PROTOCOL_VERSION,
   type ErrorCode,
   type PingData,
+  type RenderData,
   type Reply,
   type Request,
   type ResetData,
@@ -36,10 +38,13 @@ export function encodeRequest(req: Request): Buffer {
   switch (req.op) {
     case 'reset':
       return packr.pack({ ...req, seed: req.seed > MAX_UINT32 ? BigInt(req.seed) : req.seed });
-    case 'spec':
     case 'step':
+      // an absent render field stays absent on the wire (msgpackr would send nil for undefined)
+      return packr.pack(req.render === undefined ? { v: req.v, id: req.id, op: req.op, actions: req.actions } : req);
+    case 'spec':
     case 'close':
     case 'ping':
+    case 'render':
       return packr.pack(req);
   }
 }
@@ -111,10 +116,18 @@ export function parseResetData(data: unknown, numEnvs: number, obsSize: number):
   return { obs: readArray(d.obs, 'reset.obs', 'f32', [numEnvs, obsSize]) };
 }
 
-/** Checks a `step` reply for `numEnvs` envs of `obsSize` observations. */
-export function parseStepData(data: unknown, numEnvs: number, obsSize: number): StepData {
+/**
+ * Checks a `step` reply for `numEnvs` envs of `obsSize` observations; with `frameSize`, the reply
+ * must carry the frame the step asked for.
+ */
+export function parseStepData(
+  data: unknown,
+  numEnvs: number,
+  obsSize: number,
+  frameSize?: { readonly widthPx: number; readonly heightPx: number },
+): StepData {
   const d = record(data, 'step');
-  return {
+  const step = {
     obs: readArray(d.obs, 'step.obs', 'f32', [numEnvs, obsSize]),
     nextObs: readArray(d.nextObs, 'step.nextObs', 'f32', [numEnvs, obsSize]),
     reward: readArray(d.reward, 'step.reward', 'f32', [numEnvs]),
@@ -122,6 +135,18 @@ export function parseStepData(data: unknown, numEnvs: number, obsSize: number): 
     terminated: readArray(d.terminated, 'step.terminated', 'u8', [numEnvs]),
     truncated: readArray(d.truncated, 'step.truncated', 'u8', [numEnvs]),
   };
+  if (frameSize === undefined) return step;
+  return { ...step, frame: readFrame(d.frame, 'step.frame', frameSize.widthPx, frameSize.heightPx) };
+}
+
+/** Checks a `render` reply for a `widthPx × heightPx` frame. */
+export function parseRenderData(data: unknown, widthPx: number, heightPx: number): RenderData {
+  const d = record(data, 'render');
+  return { frame: readFrame(d.frame, 'render.frame', widthPx, heightPx) };
+}
+
+function readFrame(obj: unknown, where: string, widthPx: number, heightPx: number): Frame {
+  return { widthPx, heightPx, rgb: readArray(obj, where, 'u8', [heightPx, widthPx, 3]) };
 }
 
 /** Checks a `ping` reply. */

@@ -3,7 +3,7 @@
  * These are the shapes after boundary validation in `codec.ts`; nothing from the wire is trusted
  * before it has been checked into one of them.
  */
-import type { EnvSpec } from '../envs/env.ts';
+import type { EnvSpec, Frame } from '../envs/env.ts';
 
 /** Wire version carried as `v` in every message. */
 export const PROTOCOL_VERSION = 1;
@@ -11,7 +11,7 @@ export const PROTOCOL_VERSION = 1;
 export const PROTOCOL_NAME = 'csc-sim/1';
 
 /** The operations a client can ask for. */
-export const OPS = ['spec', 'reset', 'step', 'close', 'ping'] as const;
+export const OPS = ['spec', 'reset', 'step', 'close', 'ping', 'render'] as const;
 export type Op = (typeof OPS)[number];
 
 /** Error codes a server may answer with (docs/protocol.md "Error codes"). */
@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'bad_action',
   'not_reset',
   'env_error',
+  'cannot_render',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -42,13 +43,21 @@ interface RequestBase {
   readonly id: number;
 }
 
+/** Which env of a server's batch to render, in pixels (the `render` op, a step's `render` field). */
+export interface WireRender {
+  readonly env: number;
+  readonly width: number;
+  readonly height: number;
+}
+
 /** A request from the learner (DEALER) to a server (ROUTER). */
 export type Request =
   | (RequestBase & { readonly op: 'spec' })
   | (RequestBase & { readonly op: 'reset'; readonly seed: number })
-  | (RequestBase & { readonly op: 'step'; readonly actions: WireArray })
+  | (RequestBase & { readonly op: 'step'; readonly actions: WireArray; readonly render?: WireRender })
   | (RequestBase & { readonly op: 'close' })
-  | (RequestBase & { readonly op: 'ping'; readonly payload: Uint8Array });
+  | (RequestBase & { readonly op: 'ping'; readonly payload: Uint8Array })
+  | (RequestBase & { readonly op: 'render' } & WireRender);
 
 /** The envelope of a reply; `data` is checked per op by the `parse*Data` functions of codec.ts. */
 export type Reply =
@@ -80,6 +89,13 @@ export interface StepData {
   readonly failure: Uint8Array;
   readonly terminated: Uint8Array;
   readonly truncated: Uint8Array;
+  /** Present when the step asked for one: the rendered env's s′, before its auto-reset. */
+  readonly frame?: Frame;
+}
+
+/** `render` reply: the env's current state. */
+export interface RenderData {
+  readonly frame: Frame;
 }
 
 /** `ping` reply: the request's payload echoed back. */

@@ -63,6 +63,44 @@ export interface VecEnv {
   close(): Promise<void>;
 }
 
+/** An RGB picture of one env's state: `heightPx × widthPx × 3` bytes, row-major, top row first. */
+export interface Frame {
+  readonly widthPx: number;
+  readonly heightPx: number;
+  readonly rgb: Uint8Array;
+}
+
+/** Which env of a vector to picture, and how large. */
+export interface RenderRequest {
+  readonly env: number;
+  readonly widthPx: number;
+  readonly heightPx: number;
+}
+
+/** A step that also pictures one env (see {@link RenderableVecEnv.stepRendered}). */
+export interface RenderedStep {
+  readonly step: VecStepResult;
+  /** The rendered env's s′, before any auto-reset; undefined when its transition was dropped. */
+  readonly frame: Frame | undefined;
+}
+
+/**
+ * A vector env that can picture its envs (`csc eval --render`). Rendering never changes the
+ * simulation: a rendered run replays an unrendered one with the same seed and actions.
+ */
+export interface RenderableVecEnv extends VecEnv {
+  /** The current state of one env (after `reset`: its first state). */
+  renderFrame(request: RenderRequest): Promise<Frame>;
+  /** `step`, plus a picture of env `request.env`'s s′ taken before that env auto-resets. */
+  stepRendered(actions: Float32Array, request: RenderRequest): Promise<RenderedStep>;
+}
+
+/** Whether `env` can render (point-nav, and remote envs whose servers speak the `render` op). */
+export function isRenderable(env: VecEnv): env is RenderableVecEnv {
+  const e = env as Partial<RenderableVecEnv>;
+  return typeof e.renderFrame === 'function' && typeof e.stepRendered === 'function';
+}
+
 /** A bad argument to an env (wrong action size, NaN action, unknown id): names what and where. */
 export class EnvInputError extends Error {
   override readonly name = 'EnvInputError';

@@ -11,7 +11,17 @@
  * seed S draws its layouts from Rng(S + i).
  */
 import { Rng } from '../core/rng.ts';
-import { type EnvSpec, type VecEnv, type VecStepResult, checkActions } from './env.ts';
+import { drawPointNav } from '../render/point-nav.ts';
+import {
+  EnvInputError,
+  type EnvSpec,
+  type Frame,
+  type RenderableVecEnv,
+  type RenderedStep,
+  type RenderRequest,
+  type VecStepResult,
+  checkActions,
+} from './env.ts';
 
 /** Tunable constants of the task (defaults: the documented task). */
 export interface PointNavOptions {
@@ -69,7 +79,7 @@ export function pointNavSpec(o: PointNavOptions = POINT_NAV_DEFAULTS): EnvSpec {
 }
 
 /** `numEnvs` point-nav envs stepped in lock-step, state in typed arrays. */
-export class PointNavVecEnv implements VecEnv {
+export class PointNavVecEnv implements RenderableVecEnv {
   readonly spec: EnvSpec;
   private readonly o: PointNavOptions;
   private readonly rngs: Rng[] = [];
@@ -115,6 +125,52 @@ export class PointNavVecEnv implements VecEnv {
   }
 
   step(actions: Float32Array): Promise<VecStepResult> {
+    return Promise.resolve(this.stepWith(actions, undefined).step);
+  }
+
+  /** A top view of env `request.env`'s current state (src/render/point-nav.ts). */
+  renderFrame(request: RenderRequest): Promise<Frame> {
+    if (!this.started) throw new Error('point-nav: renderFrame() before reset()');
+    this.checkRender(request);
+    return Promise.resolve(this.draw(request));
+  }
+
+  /** `step`, plus a top view of env `request.env`'s s′ drawn before it auto-resets. */
+  stepRendered(actions: Float32Array, request: RenderRequest): Promise<RenderedStep> {
+    this.checkRender(request);
+    return Promise.resolve(this.stepWith(actions, request));
+  }
+
+  private checkRender(r: RenderRequest): void {
+    if (!Number.isInteger(r.env) || r.env < 0 || r.env >= this.numEnvs) {
+      throw new EnvInputError(`point-nav: render env ${r.env}, expected an integer in [0, ${this.numEnvs - 1}]`);
+    }
+    for (const [name, v] of [['widthPx', r.widthPx], ['heightPx', r.heightPx]] as const) {
+      if (!Number.isInteger(v) || v < 1 || v > 4096) throw new EnvInputError(`point-nav: render ${name} ${v}, expected an integer in [1, 4096]`);
+    }
+  }
+
+  private draw(r: RenderRequest): Frame {
+    const e = r.env;
+    return drawPointNav(
+      {
+        arenaHalfM: ARENA_HALF_M,
+        x: this.x[e]!,
+        y: this.y[e]!,
+        headingRad: this.heading[e]!,
+        goal: this.goal(e),
+        goalRadiusM: this.o.goalRadiusM,
+        traps: Array.from({ length: NUM_TRAPS }, (_, k) => this.trapCentre(e, k)),
+        trapRadiusM: this.o.trapRadiusM,
+        health: this.health[e]!,
+        maxHealth: this.o.health,
+      },
+      r.widthPx,
+      r.heightPx,
+    );
+  }
+
+  private stepWith(actions: Float32Array, render: RenderRequest | undefined): RenderedStep {
     if (!this.started) throw new Error('point-nav: step() before reset()');
     checkActions(this.spec, this.numEnvs, actions);
     const n = this.numEnvs;
@@ -126,6 +182,7 @@ export class PointNavVecEnv implements VecEnv {
     const terminated = new Uint8Array(n);
     const truncated = new Uint8Array(n);
     const { speedMPerStep, turnRadPerStep, trapRadiusM, goalRadiusM, maxEpisodeSteps } = this.o;
+    let frame: Frame | undefined;
     for (let e = 0; e < n; e++) {
       const turn = clip(actions[2 * e]!);
       const fwd = clip(actions[2 * e + 1]!);
@@ -149,6 +206,7 @@ export class PointNavVecEnv implements VecEnv {
       terminated[e] = failed || reached ? 1 : 0;
       truncated[e] = !terminated[e] && this.t[e]! >= maxEpisodeSteps ? 1 : 0;
       this.observe(e, nextObs);
+      if (render?.env === e) frame = this.draw(render);
       if (terminated[e] || truncated[e]) {
         this.resetOne(e);
         this.observe(e, obs);
@@ -156,7 +214,7 @@ export class PointNavVecEnv implements VecEnv {
         obs.set(nextObs.subarray(e * d, (e + 1) * d), e * d);
       }
     }
-    return Promise.resolve({ obs, nextObs, reward, failure, terminated, truncated, dropped: new Uint8Array(n) });
+    return { step: { obs, nextObs, reward, failure, terminated, truncated, dropped: new Uint8Array(n) }, frame };
   }
 
   close(): Promise<void> {

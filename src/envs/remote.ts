@@ -8,7 +8,16 @@
  * {@link RemoteVecEnv.stats} and emitted on {@link RemoteVecEnv.faults}.
  */
 import { Subject, type Observable } from 'rxjs';
-import { checkActions, EnvInputError, type EnvSpec, type VecEnv, type VecStepResult } from './env.ts';
+import {
+  checkActions,
+  EnvInputError,
+  type EnvSpec,
+  type Frame,
+  type RenderableVecEnv,
+  type RenderedStep,
+  type RenderRequest,
+  type VecStepResult,
+} from './env.ts';
 import { BridgeProtocolError, SimServerDiedError, SimServerError, SimTimeoutError, SimWorkerLostError } from '../bridge/errors.ts';
 import type { SpecData, StepData } from '../bridge/messages.ts';
 import { makeIpcDir, SimWorker, type EnvArgs, type WorkerSource } from '../bridge/supervisor.ts';
@@ -188,7 +197,7 @@ export async function makeRemoteVecEnv(options: RemoteVecEnvOptions): Promise<Re
 }
 
 /** A VecEnv whose envs live in csc-sim/1 servers. Build with {@link makeRemoteVecEnv}. */
-export class RemoteVecEnv implements VecEnv {
+export class RemoteVecEnv implements RenderableVecEnv {
   readonly numEnvs: number;
   private readonly counters: RemoteVecEnvStats = { restarts: 0, reconnects: 0, envResets: 0, droppedEpisodes: 0, timeouts: 0, deaths: 0 };
   private readonly faultSubject = new Subject<BridgeFault>();
@@ -261,16 +270,64 @@ export class RemoteVecEnv implements VecEnv {
   }
 
   async step(actions: Float32Array): Promise<VecStepResult> {
+    return (await this.stepWith(actions, undefined)).step;
+  }
+
+  /**
+   * `step`, with the server holding env `request.env` asked for a frame of its s′. A server that
+   * cannot render answers `cannot_render` to {@link renderFrame}, which `csc eval --render` calls
+   * first; during a step, a failed render is an `env_error` (that server's envs are reset, dropped).
+   */
+  async stepRendered(actions: Float32Array, request: RenderRequest): Promise<RenderedStep> {
+    this.checkRenderRequest(request);
+    return this.stepWith(actions, request);
+  }
+
+  /** A frame of env `request.env`'s current state. Rejects with the server's `cannot_render`. */
+  async renderFrame(request: RenderRequest): Promise<Frame> {
+    this.checkRenderRequest(request);
+    this.enter('render');
+    try {
+      if (this.baseSeed === undefined) throw new EnvInputError(`${this.spec.id}: render before reset`);
+      const { worker, local } = this.locate(request.env);
+      // the first render of a server opens its offscreen GL context and loads textures: a reset's time
+      const r = await this.workers[worker]!.client.render({ ...request, env: local }, this.options.resetTimeoutMs);
+      return r.frame;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private checkRenderRequest(r: RenderRequest): void {
+    if (!Number.isInteger(r.env) || r.env < 0 || r.env >= this.numEnvs) {
+      throw new EnvInputError(`${this.spec.id}: render env ${r.env}, expected an integer in [0, ${this.numEnvs - 1}]`);
+    }
+    for (const [name, v] of [['widthPx', r.widthPx], ['heightPx', r.heightPx]] as const) {
+      if (!Number.isInteger(v) || v < 1 || v > 4096) throw new EnvInputError(`${this.spec.id}: render ${name} ${v}, expected an integer in [1, 4096]`);
+    }
+  }
+
+  /** The worker holding global env `env`, and the env's index in that worker's batch. */
+  private locate(env: number): { worker: number; local: number } {
+    let j = this.offsets.length - 1;
+    while (this.offsets[j]! > env) j--;
+    return { worker: j, local: env - this.offsets[j]! };
+  }
+
+  private async stepWith(actions: Float32Array, render: RenderRequest | undefined): Promise<RenderedStep> {
     this.enter('step');
     try {
       if (this.baseSeed === undefined) throw new EnvInputError(`${this.spec.id}: step before reset`);
       checkActions(this.spec, this.numEnvs, actions);
       const { obsSize, actSize } = this.spec;
       // all requests leave before any reply is awaited: the servers step in parallel
+      const at = render === undefined ? undefined : this.locate(render.env);
       const replies = this.workers.map((w, j) => {
         const off = this.offsets[j]!;
         const k = this.sizes[j]!;
-        return w.client.step(actions.subarray(off * actSize, (off + k) * actSize), k, actSize, obsSize, this.options.stepTimeoutMs);
+        const slice = actions.subarray(off * actSize, (off + k) * actSize);
+        const r = at !== undefined && at.worker === j && render !== undefined ? { ...render, env: at.local } : undefined;
+        return w.client.step(slice, k, actSize, obsSize, this.options.stepTimeoutMs, r);
       });
       const settled = await Promise.allSettled(replies);
       const n = this.numEnvs;
@@ -305,7 +362,8 @@ export class RemoteVecEnv implements VecEnv {
           out.dropped.fill(1, off, off + k);
         }),
       );
-      return out;
+      const rendered = at === undefined ? undefined : settled[at.worker];
+      return { step: out, frame: rendered?.status === 'fulfilled' ? rendered.value.frame : undefined };
     } finally {
       this.busy = false;
     }

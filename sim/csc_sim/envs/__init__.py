@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from .base import Env, EnvSpec, Step
+from .base import Env, EnvSpec, RenderUnavailableError, Step
 
 # id -> (module, class name, pip package(s) it needs)
 REGISTRY: dict[str, tuple[str, str, str]] = {
@@ -43,4 +43,4 @@ def make(env_id: str, **kwargs) -> Env:
     return getattr(mod, cls)(**kwargs)
 
 
-__all__ = ["Env", "EnvSpec", "Step", "REGISTRY", "make", "UnknownEnvError", "MissingSimulatorError"]
+__all__ = ["Env", "EnvSpec", "RenderUnavailableError", "Step", "REGISTRY", "make", "UnknownEnvError", "MissingSimulatorError"]

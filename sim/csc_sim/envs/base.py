@@ -42,11 +42,16 @@ class Step(NamedTuple):
     truncated: bool  # the env's own time limit (max_episode_steps)
 
 
+class RenderUnavailableError(RuntimeError):
+    """The env has no renderer, or its renderer cannot run here (e.g. no offscreen OpenGL)."""
+
+
 class Env:
-    """Base class. Subclasses set `spec` and implement `reset` and `step`.
+    """Base class. Subclasses set `spec` and implement `reset` and `step`; `render` is optional.
 
     `step` receives an action already checked for size and finiteness and clipped to the spec's
-    bounds. Envs must be deterministic given the seed passed to `reset`.
+    bounds. Envs must be deterministic given the seed passed to `reset`, and rendering must not
+    change the simulation.
     """
 
     spec: EnvSpec
@@ -56,6 +61,10 @@ class Env:
 
     def step(self, action: np.ndarray) -> Step:
         raise NotImplementedError
+
+    def render(self, width_px: int, height_px: int) -> np.ndarray:
+        """An RGB picture of the current state: uint8 `(height_px, width_px, 3)`."""
+        raise RenderUnavailableError(f"{self.spec.id}: this env has no renderer")
 
     def close(self) -> None:
         pass

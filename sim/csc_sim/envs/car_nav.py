@@ -122,6 +122,7 @@ class CarNavEnv(Env):
         self._health = HEALTH
         self._t = 0
         self._started = False
+        self._frames = None  # MjFrames, made on the first render
         self.spec = EnvSpec(
             id="car-nav",
             obs_names=OBS_NAMES,
@@ -202,6 +203,19 @@ class CarNavEnv(Env):
         if terminated or truncated:
             self._started = False
         return Step(self._observe(), float(reward), failed, terminated, truncated)
+
+    def render(self, width_px: int, height_px: int) -> np.ndarray:
+        """The arena seen from above the start's side: traps red, goal green, the car dark red."""
+        if self._frames is None:
+            from .mj_render import MjFrames, free_camera
+
+            self._frames = MjFrames(self.spec.id, self._model, self._data, free_camera((0.0, 0.0, 0.0), 3.4, 90.0, -65.0))
+        return self._frames.render(width_px, height_px)
+
+    def close(self) -> None:
+        if self._frames is not None:
+            self._frames.close()
+            self._frames = None
 
     def _observe(self) -> np.ndarray:
         d = self._data

@@ -167,6 +167,7 @@ class LaikagoEnv(Env):
 
         self._target = NOMINAL_POSE_RAD.copy()
         self._last_action = np.zeros(12)
+        self._fresh_joint_states: tuple[np.ndarray, np.ndarray] | None = None
         for k, j in enumerate(self._joints):
             p.resetJointState(self._robot, j, NOMINAL_POSE_RAD[k], physicsClientId=cid)
         # Settle with the default gains whatever kp/kd say, so every variant starts from one stance.
@@ -227,17 +228,19 @@ class LaikagoEnv(Env):
         action = np.asarray(action, dtype=float)
         self._target = np.clip(NOMINAL_POSE_RAD + ACTION_SCALE_RAD * action, self._q_low, self._q_high)
         self._last_action = action.copy()
-        x0 = p.getBasePositionAndOrientation(self._robot, physicsClientId=cid)[0][0]
+        # the base position the last observation read: nothing has moved the robot since
+        x0 = self._base[0][0]
         energy_j = 0.0
         for _ in range(SUBSTEPS):
             energy_j += self._pd_substep()
         self._t += 1
-        pos = p.getBasePositionAndOrientation(self._robot, physicsClientId=cid)[0]
-        fell = self.fall_reason() is not None
+        obs = self._observe()
+        pos, orn = self._base
+        fell = self._fall_reason(pos, orn) is not None
         if self._task == "walk":
             reward = (pos[0] - x0) / CONTROL_PERIOD_S + ALIVE_BONUS - ENERGY_PENALTY_PER_J * energy_j
         else:
-            q = self._joint_states()[0]
+            q = self._q
             pose_err = float(np.sum((q - NOMINAL_POSE_RAD) ** 2))
             reward = (
                 0.5 * math.exp(-pose_err / 0.1)
@@ -247,7 +250,21 @@ class LaikagoEnv(Env):
         truncated = not fell and self._t >= MAX_EPISODE_STEPS
         if fell or truncated:
             self._started = False
-        return Step(self._observe(), float(reward), fell, fell, truncated)
+        return Step(obs, float(reward), fell, fell, truncated)
+
+    def render(self, width_px: int, height_px: int) -> np.ndarray:
+        """The robot from its front left, the camera following the base; PyBullet's TinyRenderer
+        (software, no OpenGL needed)."""
+        p, cid = self._p, self._cid
+        pos = p.getBasePositionAndOrientation(self._robot, physicsClientId=cid)[0]
+        view = p.computeViewMatrixFromYawPitchRoll(
+            cameraTargetPosition=[pos[0], pos[1], 0.25], distance=1.5, yaw=35.0, pitch=-20.0, roll=0.0, upAxisIndex=2
+        )
+        proj = p.computeProjectionMatrixFOV(fov=55.0, aspect=width_px / height_px, nearVal=0.05, farVal=20.0)
+        _, _, rgba, _, _ = p.getCameraImage(
+            width_px, height_px, view, proj, renderer=p.ER_TINY_RENDERER, physicsClientId=cid
+        )
+        return np.ascontiguousarray(np.asarray(rgba, dtype=np.uint8).reshape(height_px, width_px, 4)[:, :, :3])
 
     def close(self) -> None:
         if self._cid >= 0:
@@ -261,11 +278,16 @@ class LaikagoEnv(Env):
     def _pd_substep(self) -> float:
         """One physics step under the PD loop; returns the mechanical work done in it (J)."""
         p = self._p
-        q, dq = self._joint_states()
-        tau = np.clip(self._kp * (self._target - q) - self._kd * dq, -MAX_TORQUE_NM, MAX_TORQUE_NM)
+        if self._fresh_joint_states is not None:
+            # read by the observation just before, with no physics step since: the same values
+            q, dq = self._fresh_joint_states
+            self._fresh_joint_states = None
+        else:
+            q, dq = self._joint_states()
+        tau = np.minimum(np.maximum(self._kp * (self._target - q) - self._kd * dq, -MAX_TORQUE_NM), MAX_TORQUE_NM)
         p.setJointMotorControlArray(self._robot, self._joints, p.TORQUE_CONTROL, forces=tau, physicsClientId=self._cid)
         p.stepSimulation(physicsClientId=self._cid)
-        return float(np.sum(np.abs(tau * dq))) * PHYSICS_DT_S
+        return float(np.abs(tau * dq).sum()) * PHYSICS_DT_S
 
     def _robot_axes(self, orn) -> np.ndarray:
         """Columns: the robot's forward, left and up axes in world coordinates."""
@@ -281,8 +303,10 @@ class LaikagoEnv(Env):
     def fall_reason(self) -> str | None:
         """Why the robot counts as fallen in the current physics state, or None while it stands
         (the failure rule; uses the contacts of the last physics step)."""
+        return self._fall_reason(*self._p.getBasePositionAndOrientation(self._robot, physicsClientId=self._cid))
+
+    def _fall_reason(self, pos, orn) -> str | None:
         p, cid = self._p, self._cid
-        pos, orn = p.getBasePositionAndOrientation(self._robot, physicsClientId=cid)
         roll, pitch = self._roll_pitch(orn)
         if abs(roll) > MAX_TILT_RAD:
             return f"roll {roll:.3f} rad beyond ±{MAX_TILT_RAD}"
@@ -304,13 +328,16 @@ class LaikagoEnv(Env):
         return None
 
     def _observe(self) -> np.ndarray:
+        """The observation of the current state; keeps the base pose (`_base`), `q` (`_q`) and the
+        joint state for the next PD substep, which would read the same values again."""
         p, cid = self._p, self._cid
-        pos, orn = p.getBasePositionAndOrientation(self._robot, physicsClientId=cid)
+        pos, orn = self._base = p.getBasePositionAndOrientation(self._robot, physicsClientId=cid)
         lin, ang = p.getBaseVelocity(self._robot, physicsClientId=cid)
         axes = self._robot_axes(orn)
         gravity = axes.T @ np.array([0.0, 0.0, -1.0])
         heading = math.atan2(axes[1, 0], axes[0, 0])
-        q, dq = self._joint_states()
+        q, dq = self._fresh_joint_states = self._joint_states()
+        self._q = q
         return np.concatenate(
             [
                 gravity,

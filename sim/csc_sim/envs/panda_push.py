@@ -74,6 +74,9 @@ PUSH_REWARD_PER_M = 50.0
 REACH_REWARD_PER_M = 10.0
 """Shaping reward per metre the gripper moves toward the block centre."""
 SUCCESS_BONUS = 10.0
+RENDER_VIEW = ((-0.12, 0.0, TABLE_TOP_Z_M + 0.08), 1.25, 115.0, -25.0)
+"""Free camera of `render`: looks at the workspace (world frame) from 1.25 m, from the side and a
+little behind the block's start, so pushes run left to right and a topple is seen edge-on."""
 
 OBS_NAMES: tuple[str, ...] = (
     "ee_x_m", "ee_y_m", "ee_z_m",
@@ -153,6 +156,108 @@ class _PushWorld(ManipulationEnv):
     def reward(self, action=None) -> float:
         return 0.0
 
+    # -- the control step, without what nothing here reads ------------------------------------------
+    #
+    # robosuite's `MujocoEnv.step` with lite physics runs, per 2 ms substep: mj_step1, the robot's
+    # controllers (OSC_POSITION for the arm, GRIP for the gripper) writing actuator controls, mj_step2.
+    # `control_step` runs exactly that, in that order, with the same controller objects and the same
+    # arithmetic, but leaves out work whose results nothing reads (the golden trajectories of
+    # sim/tests/test_golden.py pin that the simulation is bit for bit unchanged):
+    # - `Robot.action_dim` (three times a substep: asserts in `_pre_action` and `control`), which
+    #   rebuilds the composite controller's action limits by concatenating lists;
+    # - the first of the two `update_state` calls per substep (`run_controller` repeats it);
+    # - the proprioceptive history `control` pushes once per control step (ee force sensors, quats,
+    #   a moving-average ee acceleration): it feeds robosuite observables, which are switched off;
+    # - `_post_action` / `_get_observations` (our reward and observations are computed by the env);
+    # - site-name lookups (f-strings + dict) at every call, and the second `mj_jacSite` of each
+    #   `get_site_xvel*` (robosuite computes the same Jacobian twice per reference update).
+
+    def streamline(self) -> None:
+        """Caches ids and replaces two per-substep robosuite helpers by equivalent cached ones.
+
+        Must follow every `reset()`: robosuite makes new controller objects there."""
+        robot = self.robots[0]
+        self._robot = robot
+        self._cc = robot.composite_controller
+        self._enabled_parts = robot._enabled_parts
+        self._mjm = self.sim.model._model
+        self._mjd = self.sim.data._data
+        self._substeps = int(self.control_timestep / self.model_timestep)
+        self._grippers = set(robot.composite_controller.grippers)
+        for part in self._grippers:
+            grip = robot.part_controllers[part]
+            if grip.interpolator is not None or type(grip).__name__ != "SimpleGripController":
+                raise RuntimeError(f"panda-push: expected robosuite's GRIP controller without interpolator for {part}")
+        ctrlrange = self.sim.model.actuator_ctrlrange
+        self._actuators = {
+            part: (idx, ctrlrange[idx, 0], ctrlrange[idx, 1]) for part, idx in robot._ref_actuators_indexes_dict.items()
+        }
+        cc = self._cc
+        m, d = self._mjm, self._mjd
+        origin_ids = {
+            arm: self.sim.model.site_name2id(f"{cc.part_controllers[arm].naming_prefix}{cc.part_controllers[arm].part_name}_center")
+            for arm in cc.arms
+        }
+
+        def update_state() -> None:
+            # CompositeController.update_state with the site ids looked up once
+            for arm, sid in origin_ids.items():
+                cc.part_controllers[arm].update_origin(np.array(d.site_xpos[sid]), np.array(d.site_xmat[sid].reshape([3, 3])))
+
+        cc.update_state = update_state
+        for arm in robot.arms:
+            osc = robot.part_controllers[arm]
+            if osc.num_ref_sites != 1:
+                raise RuntimeError(f"panda-push: expected one OSC reference site, got {osc.num_ref_sites}")
+            ref_id = self.sim.model.site_name2id(osc.ref_name)
+            jacp = np.zeros((3, m.nv))
+            jacr = np.zeros((3, m.nv))
+
+            def update_reference(name: str, index: int, osc=osc, ref_id=ref_id, jacp=jacp, jacr=jacr) -> None:
+                # Controller._update_single_reference for one site: the same values, one Jacobian each
+                mujoco.mj_jacSite(m, d, jacp, None, ref_id)
+                mujoco.mj_jacSite(m, d, None, jacr, ref_id)
+                osc.ref_pos[:] = np.array(d.site_xpos[ref_id])
+                osc.ref_ori_mat[:, :] = np.array(d.site_xmat[ref_id].reshape([3, 3]))
+                osc.ref_pos_vel[:] = np.dot(jacp, d.qvel)
+                osc.ref_ori_vel[:] = np.dot(jacr, d.qvel)
+                osc.J_pos[:, :] = jacp.reshape((3, -1))[:, osc.qvel_index]
+                osc.J_ori[:, :] = jacr.reshape((3, -1))[:, osc.qvel_index]
+                osc.J_full[:, :] = np.vstack([osc.J_pos, osc.J_ori])
+
+            osc._update_single_reference = update_reference
+
+    def control_step(self, action: np.ndarray) -> None:
+        """One control step (`MujocoEnv.step` with lite physics; see the comment above).
+
+        The gripper controller (GRIP, no interpolator) outputs its goal scaled to the actuator
+        range, whatever the state: its goal changes only with the action, so its output of the
+        first substep is the output of all 25 and is computed once.
+        """
+        m, d, cc = self._mjm, self._mjd, self._cc
+        self.timestep += 1
+        held: dict[str, np.ndarray] = {}
+        for substep in range(self._substeps):
+            mujoco.mj_step1(m, d)
+            if substep == 0:
+                cc.update_state()
+                cc.set_goal(action)
+            # CompositeController.run_controller, the gripper's output held after the first substep
+            cc.update_state()
+            for part, controller in cc.part_controllers.items():
+                if not self._enabled_parts.get(part, False):
+                    continue
+                if part in held:
+                    torques = held[part]
+                else:
+                    torques = controller.run_controller()
+                    if part in self._grippers:
+                        held[part] = torques
+                idx, low, high = self._actuators[part]
+                d.ctrl[idx] = np.clip(torques, low, high)
+            mujoco.mj_step2(m, d)
+        self.cur_time += self.control_timestep
+
 
 class PandaPushEnv(Env):
     """Shared push task; `failure_rule` picks the paper's failure ("topple" or "boundary")."""
@@ -205,22 +310,23 @@ class PandaPushEnv(Env):
         self._prev_block_goal_m = 0.0
         self._prev_ee_block_m = 0.0
         self._done = True
+        self._frames = None  # MjFrames, made on the first render
 
     # -- state read-out ----------------------------------------------------------------------------
 
     def _ee_pos(self) -> np.ndarray:
-        return self._sim.data.site_xpos[self._eef_site_id] - self._table_origin
+        return self._mj_data.site_xpos[self._eef_site_id] - self._table_origin
 
     def _ee_vel(self) -> np.ndarray:
         mujoco.mj_objectVelocity(self._mj_model, self._mj_data, mujoco.mjtObj.mjOBJ_SITE, self._eef_site_id, self._vel6, 0)
         return self._vel6[3:].copy()
 
     def _block_pos(self) -> np.ndarray:
-        return self._sim.data.body_xpos[self._block_body] - self._table_origin
+        return self._mj_data.xpos[self._block_body] - self._table_origin
 
     def _block_up(self) -> np.ndarray:
         # Third column of the body's rotation matrix: its z axis in the world frame.
-        return self._sim.data.body_xmat[self._block_body].reshape(3, 3)[:, 2].copy()
+        return self._mj_data.xmat[self._block_body].reshape(3, 3)[:, 2].copy()
 
     def _block_vel(self) -> np.ndarray:
         mujoco.mj_objectVelocity(self._mj_model, self._mj_data, mujoco.mjtObj.mjOBJ_BODY, self._block_body, self._vel6, 0)
@@ -251,6 +357,8 @@ class PandaPushEnv(Env):
     def reset(self, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
         self._world.reset()
+        # robosuite builds new controller objects at every reset: cache and replace on those
+        self._world.streamline()
         # The block starts in the half of the workspace nearer the robot and the goal lies in the far
         # half: the push runs along the workspace's long (x) side, away from the robot, so the hand
         # meets the block with its narrow face (the Panda hand is 20 cm wide across its fingers).
@@ -277,9 +385,9 @@ class PandaPushEnv(Env):
         # Anti wind-up: the setpoint may lead the hand by at most robosuite's per-step delta limit.
         self._setpoint = ee + np.clip(self._setpoint - ee, -ACTION_STEP_M, ACTION_STEP_M)
         self._rs_action[:3] = (self._setpoint - ee) / ACTION_STEP_M
-        self._world.step(self._rs_action)
+        self._world.control_step(self._rs_action)
         # robosuite's lite physics leaves positions integrated but kinematics one substep stale.
-        self._sim.forward()
+        mujoco.mj_forward(self._mj_model, self._mj_data)
         self._steps += 1
 
         block_goal_m, ee_block_m = self._distances()
@@ -303,7 +411,18 @@ class PandaPushEnv(Env):
         x, y = self._block_pos()[:2]
         return bool(abs(x) > BOUNDARY_HALF_M[0] or abs(y) > BOUNDARY_HALF_M[1])
 
+    def render(self, width_px: int, height_px: int) -> np.ndarray:
+        """The workspace from the side (`RENDER_VIEW`): the hand, the block, the push."""
+        if self._frames is None:
+            from .mj_render import MjFrames, free_camera
+
+            self._frames = MjFrames(self.spec.id, self._mj_model, self._mj_data, free_camera(*RENDER_VIEW))
+        return self._frames.render(width_px, height_px)
+
     def close(self) -> None:
+        if self._frames is not None:
+            self._frames.close()
+            self._frames = None
         self._world.close()
 
 
