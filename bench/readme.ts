@@ -123,6 +123,19 @@ function learningSection(): string[] {
     }
   }
   if (rows.length === 0) return [];
+  // The filter and critic goals, for the comparisons that logged them.
+  const pct = (x: any): string => (x === undefined || x.n === 0 ? '–' : `${(100 * x.mean).toFixed(x.mean < 0.01 ? 2 : 0)} %`);
+  const filterRows: string[] = [];
+  for (const name of names) {
+    const r = load(name);
+    if (r === undefined) continue;
+    for (const g of r.summary.groups) {
+      if (g.exhaustedAfter5 === undefined || g.exhaustedAfter5.n === 0) continue;
+      const epochs = r.summary.runs.find((x: any) => x.group === g.group)?.epochs ?? '?';
+      const label = printed.has(name) ? String(g.group).replace('CSC', 'CSC `--preset paper`') : g.group;
+      filterRows.push(`| ${r.summary.env} | ${label} | ${epochs} | ${pct(g.epochsAtOrBelowChiAfter250)} | ${pct(g.exhaustedAfter5)} | ${pct(g.epsilonNonNegative)} | ${pct(g.calibrationConservative)} | ${pct(g.calibrationInformative)} | \`${name}\` |`);
+    }
+  }
   return [
     '**Learning** (`bench/learning.ts`, seeds 0–2, each row a group of a `csc compare`; figures and discussion in [docs/results.md](docs/results.md)). Compare rows of the same env and epochs only:',
     '',
@@ -130,6 +143,16 @@ function learningSection(): string[] {
     '|---|---|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
     '',
+    ...(filterRows.length === 0
+      ? []
+      : [
+          'The filter and the critic (means over seeds): epochs at or below χ after the first 250 episodes; steps where the filter fell back after epoch 5; epochs with ε ≥ 0; epochs where the critic predicted at least the observed failure, and at most 3× + 0.02 of it:',
+          '',
+          '| env | algorithm | epochs | ≤ χ after 250 episodes | fell back | ε ≥ 0 | predicted ≥ observed | predicted ≤ 3·observed + 0.02 | source |',
+          '|---|---|---:|---:|---:|---:|---:|---:|---|',
+          ...filterRows,
+          '',
+        ]),
   ];
 }
 
