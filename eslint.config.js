@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'runs/', 'sim/', 'bench/results/', 'bench/_*', 'bin/', 'scripts/', '*.config.js', 'launch/'] },
+  { ignores: ['node_modules/', 'dist/', 'runs/', 'sim/', 'bench/results/', 'bench/_*', 'bin/', 'scripts/', '*.config.js', 'launch/'] },
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

@@ -16,6 +16,15 @@ test('--help works for the command and its subcommands', () => {
   assert.match(csc('eval', '--help').out, /--no-filter/);
 });
 
+test('--version prints the version of package.json', async () => {
+  const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
+  for (const flag of ['--version', '-v', 'version']) {
+    const r = csc(flag);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, `${pkg.version}\n`);
+  }
+});
+
 test('bad flags and config values exit non-zero with a message naming the problem', () => {
   const unknown = csc('train', '--bogus');
   assert.equal(unknown.code, 2);
