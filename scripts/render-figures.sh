@@ -16,11 +16,14 @@ csc eval --checkpoint "$work/car-nav" --episodes 1 --seed 3 --render "$work/car-
 csc eval --checkpoint "$work/laikago-walk" --episodes 2 --seed 3 --render "$out/render-laikago-walk.gif" --render-size 240x180
 csc eval --checkpoint "$work/panda-push-topple" --episodes 1 --seed 3 --render "$work/panda-push-topple.mp4" --render-size 320x240
 
-# The 500-step episodes as GIFs for the docs: every 5th frame, 240 px wide, one palette
+# GIFs for the docs, 240 px wide, one palette: car-nav's 500-step episode keeps every 5th frame;
+# the Panda's (its smoke policy topples the block within a few dozen steps) keeps them all
 ffmpeg="$(sim/.venv/bin/python -c 'import imageio_ffmpeg; print(imageio_ffmpeg.get_ffmpeg_exe())')"
-for env in car-nav panda-push-topple; do
-  "$ffmpeg" -hide_banner -loglevel error -y -i "$work/$env.mp4" \
-    -vf "fps=5,scale=240:-2:flags=lanczos,split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=4" \
-    -loop 0 "$out/render-$env.gif"
-done
+gif() {
+  "$ffmpeg" -hide_banner -loglevel error -y -i "$1" \
+    -vf "$3scale=240:-2:flags=lanczos,split[a][b];[a]palettegen=stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=4" \
+    -loop 0 "$2"
+}
+gif "$work/car-nav.mp4" "$out/render-car-nav.gif" "fps=5,"
+gif "$work/panda-push-topple.mp4" "$out/render-panda-push-topple.gif" ""
 ls -la "$out"/render-*
