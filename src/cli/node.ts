@@ -14,6 +14,7 @@ import { type RobotProfile, loadProfile } from '../ros/profile.ts';
 import { createRclnodejsTransport } from '../ros/rclnodejs-transport.ts';
 import { recordNodeTopics, timeNs } from '../ros/record.ts';
 import { type Decision, SafetyNode } from '../ros/safety-node.ts';
+import { startServo } from '../ros/servo.ts';
 import { SimBridge } from '../ros/sim-bridge.ts';
 import type { RosTransport } from '../ros/transport.ts';
 import { backendFlag, listFlag, numberFlag, parseFlags, UsageError } from './args.ts';
@@ -141,8 +142,25 @@ export async function nodeCommand(argv: readonly string[]): Promise<number> {
       if (recordPath !== '') recorder = await McapRecorder.open(recordPath);
       const recording = recorder === null ? null : recordNodeTopics(transport, profile, recorder);
       process.stderr.write(`csc node: ${profile.name} at ${profile.controlRateHz} Hz, ${policy.algo} policy from ${dir} (${policy.spec.id}), ε = ${epsilon}, filter ${filter && policy.hasCritic ? 'on' : 'off'}${recordPath !== '' ? `, recording to ${recordPath}` : ''}\n`);
+      // MoveIt Servo ignores commands until started: hold until it answers (docs/ros.md).
+      const servoAbort = new AbortController();
+      if (profile.robot === 'panda' && profile.servo.start) {
+        node.waitFor(`waiting for MoveIt Servo at ${profile.servo.node} to start`);
+        const log = (line: string): void => {
+          process.stderr.write(`csc node: ${line}\n`);
+        };
+        void startServo({ transport, settings: profile.servo, distro: process.env.ROS_DISTRO ?? '', log, signal: servoAbort.signal }).then(
+          (started) => {
+            if (started) node.waitFor(null);
+          },
+          (e: unknown) => {
+            log(`cannot start MoveIt Servo: ${e instanceof Error ? e.message : String(e)}; the node keeps holding`);
+          },
+        );
+      }
       node.start();
       await lastValueFrom(node.decisions$.pipe(takeUntil(stopped)), { defaultValue: undefined });
+      servoAbort.abort();
       node.stop();
       recording?.unsubscribe();
       process.stderr.write(`csc node: stopped; ${JSON.stringify(node.stats)}\n`);
