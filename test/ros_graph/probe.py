@@ -5,13 +5,14 @@ can tell which message came after which.
     probe.py TOPIC:TYPE [TOPIC:TYPE ...]     e.g. /csc/critic:std_msgs/msg/Float64MultiArray
 
 Types it knows: geometry_msgs/msg/TwistStamped (prints the linear part and the stamp),
-geometry_msgs/msg/PoseStamped, std_msgs/msg/Float64MultiArray (data), std_msgs/msg/Float64MultiArray,
+geometry_msgs/msg/PoseStamped, std_msgs/msg/Float64MultiArray (data, NaN as null),
 diagnostic_msgs/msg/DiagnosticArray (level and message of the first status). Subscriptions are
 reliable with a deep queue, except PoseStamped (state, best effort as a robot publishes it).
 Prints {"ready": true} once subscribed; SIGINT ends it (exit 0).
 """
 
 import json
+import math
 import signal
 import sys
 import time
@@ -32,8 +33,12 @@ def pose(m):
     return {"position": [m.pose.position.x, m.pose.position.y, m.pose.position.z]}
 
 
+def finite_or_none(x):
+    return x if math.isfinite(x) else None  # JSON has no NaN
+
+
 def array(m):
-    return {"data": list(m.data)}
+    return {"data": [finite_or_none(x) for x in m.data]}
 
 
 def diagnostics(m):
