@@ -27,7 +27,7 @@ Runs a trained policy as a ROS 2 safety node: state topics in, commands filtered
 critic Q_C and clamped to the profile's hard limits out, with a state watchdog, an e-stop latch,
 the critic's numbers and diagnostics (docs/ros.md).
 
-On a robot, ROS 2 must be sourced and rclnodejs installed (npm install rclnodejs); everything
+On a robot, ROS 2 must be sourced and rclnodejs built (bash scripts/setup-ros.sh); everything
 after --ros-args goes to rcl (--params-file FILE, -p name:=value, -r from:=to). Parameters
 (docs/ros-packaging.md): checkpoint, profile (when not flags), epsilon (negative: the
 checkpoint's), state_timeout_ms (0: the profile's; may only tighten it), deterministic (default

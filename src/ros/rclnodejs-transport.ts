@@ -43,7 +43,7 @@ interface RclModule {
 }
 
 export const ROS_SETUP_HINT =
-  'source your ROS 2 installation first (e.g. `source /opt/ros/jazzy/setup.bash`, then your workspace\'s install/setup.bash) and install the optional peer dependency with `npm install rclnodejs` in this package';
+  'source your ROS 2 installation first (e.g. `source /opt/ros/jazzy/setup.bash`, then your workspace\'s install/setup.bash) and build the optional peer dependency rclnodejs against it with `bash scripts/setup-ros.sh` in this package (it runs `npm install rclnodejs@2.2.0` in its own folder and links it into node_modules)';
 
 /** Options of {@link createRclnodejsTransport}. */
 export interface RclnodejsOptions {
