@@ -8,6 +8,8 @@
  * `--ros-args …` (e.g. `--params-file`, `-p name:=value`, remappings) reach rcl through
  * `init(context, argv)`; SIGINT and SIGTERM shut the node down.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Observable, Subject, takeUntil } from 'rxjs';
 import type { RosMessages, RosTypeName, Time } from './messages.ts';
 import { type ParameterValue, type QosSettings, type RosPublisher, type RosServiceName, type RosServices, type RosTransport, TransportError, checkParameter } from './transport.ts';
@@ -59,6 +61,12 @@ export async function createRclnodejsTransport(options: RclnodejsOptions): Promi
   const env = process.env;
   if ((env.AMENT_PREFIX_PATH ?? '') === '' || (env.ROS_DISTRO ?? '') === '') {
     throw new TransportError(`ROS 2 is not sourced (AMENT_PREFIX_PATH and ROS_DISTRO are unset): ${ROS_SETUP_HINT}. Without ROS 2, use \`csc node --sim <env>\` for the loopback transport.`);
+  }
+  // rclnodejs rebuilds itself in the import when its native module does not load (and its
+  // rebuild starts by deleting the working build): make sure rcl is there first.
+  const prefixes = (env.AMENT_PREFIX_PATH ?? '').split(':').filter((p) => p !== '');
+  if (!prefixes.some((p) => existsSync(join(p, 'lib', 'librcl.so')))) {
+    throw new TransportError(`cannot load rclnodejs (no lib/librcl.so under AMENT_PREFIX_PATH ${prefixes.join(':')}; is ROS 2 sourced from its setup.bash?): ${ROS_SETUP_HINT}`);
   }
   let mod: unknown;
   const specifier = 'rclnodejs';
