@@ -11,7 +11,7 @@ line with the latencies' percentiles.
 
 `echo` is the bare DDS reference: it answers every set (its last message, the goal) with a
 TwistStamped on the command topic at once, so `measure` against it times rclpy + DDS alone.
-QoS as the node's: state best effort (sensor data), commands reliable.
+QoS as the node's: state best effort (sensor data), the goal and commands reliable.
 """
 
 import argparse
@@ -45,7 +45,8 @@ def measure(args):
         "ee_twist": node.create_publisher(TwistStamped, "/csc/ee_twist", qos_profile_sensor_data),
         "block_pose": node.create_publisher(PoseStamped, "/csc/block_pose", qos_profile_sensor_data),
         "block_twist": node.create_publisher(TwistStamped, "/csc/block_twist", qos_profile_sensor_data),
-        "goal": node.create_publisher(PointStamped, "/csc/goal", qos_profile_sensor_data),
+        # The node takes the goal reliably (it is not sensor data), so it is published reliably.
+        "goal": node.create_publisher(PointStamped, "/csc/goal", RELIABLE),
     }
     answered = []
     node.create_subscription(TwistStamped, args.command, lambda _m: answered.append(time.perf_counter()), RELIABLE)
