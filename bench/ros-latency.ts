@@ -11,10 +11,23 @@
  * 100 candidates scored, two critic passes — the worst case). The policy and critic have the
  * default sizes with random weights: the cost of a decision does not depend on the weights.
  * Goal: p99 ≤ 1 ms (the Franka control period). Writes bench/results/ros-latency.json.
+ *
+ * With `--graph` (a ROS 2 from scripts/setup-ros.sh or sourced, rclnodejs installed) the same run
+ * also measures on a real ROS 2 graph (CycloneDDS, localhost, a private domain): an rclpy robot in
+ * its own process (bench/ros_graph_robot.py) publishes the six state messages as sets at up to
+ * 1 kHz, one set in flight, for `--graph-seconds` (default 60) and times each set until the
+ * TwistStamped comes back, first against a bare rclpy echo (the DDS + rclpy round trip alone),
+ * then against `csc node` (rclnodejs, fresh-state trigger, accept case ε = 2). Goal there: node
+ * p99 ≤ 1 ms above the bare round trip's p99.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CscLearner } from '../src/algos/csc.ts';
+import { resolveConfig } from '../src/algos/config.ts';
+import { makeVecEnv } from '../src/envs/make.ts';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from '../src/algos/config.ts';
 import type { DeployedPolicy } from '../src/algos/deploy.ts';
@@ -23,6 +36,7 @@ import { LoopbackGraph, LoopbackTransport } from '../src/ros/loopback.ts';
 import { type PandaProfile, loadProfile } from '../src/ros/profile.ts';
 import { SafetyNode } from '../src/ros/safety-node.ts';
 import { PANDA_SPEC, freshActor } from '../test/ros-helpers.ts';
+import { Proc, findRos, rosCache, sourced } from '../test/ros-graph-env.ts';
 
 const GOAL_P99_MS = 1;
 const { values } = parseArgs({
@@ -30,6 +44,8 @@ const { values } = parseArgs({
     samples: { type: 'string', default: '3000' },
     backend: { type: 'string', default: 'auto' },
     out: { type: 'string', default: 'bench/results/ros-latency.json' },
+    graph: { type: 'boolean', default: false },
+    'graph-seconds': { type: 'string', default: '60' },
   },
 });
 const samples = Number(values.samples);
@@ -141,6 +157,67 @@ for (const [name, epsilon] of [
   console.log(name, JSON.stringify({ bare: bare.p50Ms.toFixed(3) + '/' + bare.p99Ms.toFixed(3), node: withCdr.p50Ms.toFixed(3) + '/' + withCdr.p99Ms.toFixed(3), noCdr: noCdr.p50Ms.toFixed(3) + '/' + noCdr.p99Ms.toFixed(3), inputHz: Math.round(withCdr.inputHz) }));
 }
 
+/** One `ros_graph_robot.py measure` run against whatever answers on the command topic. */
+async function measureOnGraph(env: NodeJS.ProcessEnv, python: string, seconds: number): Promise<Record<string, number>> {
+  const m = new Proc('ros_graph_robot measure', python, ['bench/ros_graph_robot.py', 'measure', '--seconds', String(seconds)], env, process.cwd());
+  const r = await m.exited;
+  const line = m.json().at(-1);
+  if (r.code !== 0 || line === undefined) throw new Error(`ros_graph_robot.py measure failed (${r.code}):\n${m.tail()}`);
+  return line as Record<string, number>;
+}
+
+async function realGraph(seconds: number): Promise<Record<string, unknown>> {
+  const found = findRos(process.env, rosCache(), process.cwd());
+  if (!found.ok) throw new Error(`--graph: ${found.reason}`);
+  const env = sourced({ ...process.env, ROS_DOMAIN_ID: String(100 + (process.pid % 100)), ROS_AUTOMATIC_DISCOVERY_RANGE: 'LOCALHOST', PYTHONUNBUFFERED: '1' }, found.setupBash === null ? [] : [found.setupBash]);
+  const python = found.setupBash === null ? 'python3' : '/usr/bin/python3';
+  const dir = await mkdtemp(join(tmpdir(), 'csc-ros-latency-'));
+  try {
+    // A checkpoint in the real format (fresh weights) and the Panda profile on the fresh-state trigger.
+    const vec = await makeVecEnv('panda-push-topple', 1);
+    const ckpt = join(dir, 'ckpt');
+    try {
+      const learner = new CscLearner(resolveConfig({ env: 'panda-push-topple', numEnvs: 1 }), vec);
+      await learner.save(ckpt);
+      learner.dispose();
+    } finally {
+      await vec.close();
+    }
+    const profileFile = join(dir, 'panda.yaml');
+    writeFileSync(profileFile, readFileSync('hardware/panda.yaml', 'utf8').replace(/^trigger: timer/m, 'trigger: fresh-state').replace(/^ {2}start: true/m, '  start: false'));
+    const echo = new Proc('echo', python, ['bench/ros_graph_robot.py', 'echo'], env, process.cwd());
+    await echo.until('ready', () => echo.json().find((j) => j.ready === true));
+    const bare = await measureOnGraph(env, python, seconds);
+    await echo.stop();
+    console.log('graph bare rclpy echo', JSON.stringify(bare));
+    const node = new Proc('csc node', process.execPath, ['bin/csc.mjs', 'node', '--checkpoint', ckpt, '--profile', profileFile, '--epsilon', '2'], env, process.cwd());
+    let viaNode: Record<string, number>;
+    try {
+      await node.until('its start line', () => node.lines.find((l) => l.startsWith('csc node: panda')));
+      viaNode = await measureOnGraph(env, python, seconds);
+    } finally {
+      await node.stop();
+    }
+    console.log('graph csc node', JSON.stringify(viaNode));
+    const overP99 = (viaNode.p99Ms ?? Number.NaN) - (bare.p99Ms ?? Number.NaN);
+    return {
+      transport: 'rclnodejs ↔ rclpy over rmw_cyclonedds_cpp, localhost',
+      rosDistro: env.ROS_DISTRO ?? null,
+      seconds,
+      bareRclpyEcho: bare,
+      node: viaNode,
+      nodeOverP50Ms: (viaNode.p50Ms ?? Number.NaN) - (bare.p50Ms ?? Number.NaN),
+      nodeOverP99Ms: overP99,
+      goal: 'node p99 ≤ 1 ms above the bare round trip p99',
+      goalMet: overP99 <= 1,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const graph = values.graph ? await realGraph(Number(values['graph-seconds'])) : null;
+
 const result = {
   bench: 'ros-latency',
   commit: (() => {
@@ -156,6 +233,7 @@ const result = {
   setup: { profile: 'hardware/panda.yaml', transport: 'loopback', trigger: 'fresh-state', inputHzTarget: 1000, samples, filterCandidates: DEFAULT_CONFIG.filterCandidates, filterProbe: DEFAULT_CONFIG.filterProbe, policyHidden: DEFAULT_CONFIG.policyHidden, criticHidden: DEFAULT_CONFIG.criticHidden, statesPerSample: 6 },
   goalP99Ms: GOAL_P99_MS,
   cases,
+  ...(graph !== null ? { graph } : {}),
 };
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);

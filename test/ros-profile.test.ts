@@ -89,3 +89,31 @@ test('unreadable or non-YAML profile files say so', async () => {
   await writeFile(join(dir, 'y.yaml'), '- a list\n');
   await assert.rejects(loadProfile(join(dir, 'y.yaml')), /y\.yaml: expected a YAML mapping at the top level, got \["a list"\]/);
 });
+
+test('safety.onExhausted and servo: defaults when absent, field-path errors when wrong', () => {
+  const raw = (): Record<string, unknown> => parseYaml(readFileSync('hardware/panda.yaml', 'utf8')) as Record<string, unknown>;
+  const shipped = parseProfile(raw(), 'panda.yaml');
+  assert.deepEqual(shipped.safety, { onExhausted: 'hold' });
+  assert.ok(shipped.robot === 'panda');
+  assert.deepEqual(shipped.servo, { start: true, node: '/servo_node', interface: 'auto', retryPeriodS: 1 });
+  const bare = raw();
+  delete bare.safety;
+  delete bare.servo;
+  const p = parseProfile(bare, 'bare.yaml');
+  assert.equal(p.safety.onExhausted, 'hold');
+  assert.ok(p.robot === 'panda' && p.servo.start);
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ safety: { onExhausted: 'least_risky' } }, /^x\.yaml: safety\.onExhausted: got "least_risky", expected one of 'hold', 'fallback'$/],
+    [{ safety: { onExhausted: 'hold', retries: 2 } }, /^x\.yaml: unknown field safety\.retries/],
+    [{ servo: { start: 'yes' } }, /^x\.yaml: servo\.start: got "yes", expected true or false$/],
+    [{ servo: { node: 'servo_node' } }, /^x\.yaml: servo\.node: got "servo_node", expected an absolute ROS topic name/],
+    [{ servo: { interface: 'humble' } }, /^x\.yaml: servo\.interface: got "humble", expected one of 'auto', 'start_servo', 'switch_command_type'$/],
+    [{ servo: { retryPeriodS: 0 } }, /^x\.yaml: servo\.retryPeriodS: got 0, expected a finite number > 0$/],
+  ];
+  for (const [patch, error] of cases) {
+    assert.throws(() => parseProfile({ ...raw(), ...patch }, 'x.yaml'), (e: unknown) => e instanceof ProfileError && error.test(e.message), JSON.stringify(patch));
+  }
+  // The Laikago has no Servo: a servo section there is a typo.
+  const laikago = parseYaml(readFileSync('hardware/laikago.yaml', 'utf8')) as Record<string, unknown>;
+  assert.throws(() => parseProfile({ ...laikago, servo: { start: false } }, 'l.yaml'), /^ProfileError: l\.yaml: unknown field servo/);
+});

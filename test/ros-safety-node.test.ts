@@ -224,7 +224,7 @@ test('fresh-state trigger: one decision per complete set of new state messages, 
 });
 
 test('critic topic: [Q_C, ε, tried, fallback, hold] per decision; diagnostics at 1 Hz with level and reason', () => {
-  const r = rig({ policy: freshActor(PANDA_SPEC, -1, 100, 3) });
+  const r = rig({ policy: freshActor(PANDA_SPEC, -1, 100, 3), profile: { ...profile, safety: { onExhausted: 'fallback' } } });
   r.stream(100, 2100, 10);
   r.run(2100);
   assert.equal(r.critic.length, r.decisions.length);
@@ -246,6 +246,43 @@ test('critic topic: [Q_C, ε, tried, fallback, hold] per decision; diagnostics a
   assert.equal(v.fallback_used, 'true');
   assert.equal(v.holds_waiting, '1');
   assert.equal(r.diagnostics[0]!.status[0]!.level, 1); // waiting
+});
+
+test('an exhausted filter: safety.onExhausted hold (default) holds, fallback executes the filter\'s fallback', () => {
+  const world: PandaWorld = { ...pandaWorld(), ee: [-0.1, 0, 0.2] };
+  const run = (onExhausted: 'hold' | 'fallback'): Rig => {
+    // ε = −1: Q_C ∈ [0, 1], so every candidate is rejected and act() reports exhausted.
+    const r = rig({ policy: freshActor(PANDA_SPEC, -1, 100, 3), profile: { ...profile, safety: { onExhausted } } });
+    r.stream(10, 300, 10, world);
+    r.run(300);
+    return r;
+  };
+  assert.equal(profile.safety.onExhausted, 'hold'); // hardware/panda.yaml states the default
+  const held = run('hold');
+  const heldActing = held.decisions.filter((d) => d.hold !== 'waiting');
+  assert.ok(heldActing.length >= 4);
+  for (const d of heldActing) {
+    assert.equal(d.hold, 'exhausted');
+    assert.match(d.reason, /no candidate passed Q_C ≤ ε = -1 \(100 tried\); safety\.onExhausted is hold/);
+    assert.equal(d.fallback, true);
+  }
+  assert.equal(held.node.stats.holds.exhausted, heldActing.length);
+  assert.equal(held.node.stats.policySteps, 0);
+  // Every command the robot saw is the hold: a zero twist.
+  for (const t of held.twists) assert.deepEqual(t.msg.twist.linear, { x: 0, y: 0, z: 0 });
+  // The critic topic says both: the search was exhausted (fallback_used 1) and the node held.
+  const last = Array.from(held.critic.at(-1)!.data);
+  assert.deepEqual(last.slice(1), [-1, 100, 1, 1]);
+  const diag = held.diagnostics.at(-1)!.status[0]!;
+  assert.equal(diag.level, 1); // WARN, not ERROR: the filter worked, it found nothing safe enough
+  assert.match(diag.message, /^hold \(exhausted\)/);
+
+  const fell = run('fallback');
+  const acting = fell.decisions.filter((d) => d.hold !== 'waiting');
+  assert.ok(acting.length >= 4);
+  for (const d of acting) assert.equal(d.hold, null);
+  assert.equal(fell.node.stats.fallbacks, acting.length);
+  assert.ok(fell.twists.some((t) => Math.hypot(t.msg.twist.linear.x, t.msg.twist.linear.y, t.msg.twist.linear.z) > 0));
 });
 
 test('a checkpoint that does not fit the profile is refused with the reason', async () => {

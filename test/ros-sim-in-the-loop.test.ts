@@ -86,7 +86,7 @@ test('csc node --sim panda-push-topple: the deploy path end to end against the P
 test('csc node without a sourced ROS 2 says how to get it; bad flags exit 2', () => {
   const r = csc('node', '--checkpoint', 'x', '--profile', 'hardware/panda.yaml', '--ros-args', '--params-file', 'p.yaml');
   assert.equal(r.code, 1);
-  assert.match(r.err, /ROS 2 is not sourced .*source \/opt\/ros\/jazzy\/setup\.bash.*npm install rclnodejs/);
+  assert.match(r.err, /ROS 2 is not sourced .*source \/opt\/ros\/jazzy\/setup\.bash.*scripts\/setup-ros\.sh/);
   assert.match(r.err, /csc node --sim <env>/);
   const sim = csc('node', '--sim', 'point-nav', '--checkpoint', 'x');
   assert.equal(sim.code, 2);

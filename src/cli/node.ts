@@ -14,6 +14,7 @@ import { type RobotProfile, loadProfile } from '../ros/profile.ts';
 import { createRclnodejsTransport } from '../ros/rclnodejs-transport.ts';
 import { recordNodeTopics, timeNs } from '../ros/record.ts';
 import { type Decision, SafetyNode } from '../ros/safety-node.ts';
+import { startServo } from '../ros/servo.ts';
 import { SimBridge } from '../ros/sim-bridge.ts';
 import type { RosTransport } from '../ros/transport.ts';
 import { backendFlag, listFlag, numberFlag, parseFlags, UsageError } from './args.ts';
@@ -26,7 +27,7 @@ Runs a trained policy as a ROS 2 safety node: state topics in, commands filtered
 critic Q_C and clamped to the profile's hard limits out, with a state watchdog, an e-stop latch,
 the critic's numbers and diagnostics (docs/ros.md).
 
-On a robot, ROS 2 must be sourced and rclnodejs installed (npm install rclnodejs); everything
+On a robot, ROS 2 must be sourced and rclnodejs built (bash scripts/setup-ros.sh); everything
 after --ros-args goes to rcl (--params-file FILE, -p name:=value, -r from:=to). Parameters
 (docs/ros-packaging.md): checkpoint, profile (when not flags), epsilon (negative: the
 checkpoint's), state_timeout_ms (0: the profile's; may only tighten it), deterministic (default
@@ -141,8 +142,25 @@ export async function nodeCommand(argv: readonly string[]): Promise<number> {
       if (recordPath !== '') recorder = await McapRecorder.open(recordPath);
       const recording = recorder === null ? null : recordNodeTopics(transport, profile, recorder);
       process.stderr.write(`csc node: ${profile.name} at ${profile.controlRateHz} Hz, ${policy.algo} policy from ${dir} (${policy.spec.id}), ε = ${epsilon}, filter ${filter && policy.hasCritic ? 'on' : 'off'}${recordPath !== '' ? `, recording to ${recordPath}` : ''}\n`);
+      // MoveIt Servo ignores commands until started: hold until it answers (docs/ros.md).
+      const servoAbort = new AbortController();
+      if (profile.robot === 'panda' && profile.servo.start) {
+        node.waitFor(`waiting for MoveIt Servo at ${profile.servo.node} to start`);
+        const log = (line: string): void => {
+          process.stderr.write(`csc node: ${line}\n`);
+        };
+        void startServo({ transport, settings: profile.servo, distro: process.env.ROS_DISTRO ?? '', log, signal: servoAbort.signal }).then(
+          (started) => {
+            if (started) node.waitFor(null);
+          },
+          (e: unknown) => {
+            log(`cannot start MoveIt Servo: ${e instanceof Error ? e.message : String(e)}; the node keeps holding`);
+          },
+        );
+      }
       node.start();
       await lastValueFrom(node.decisions$.pipe(takeUntil(stopped)), { defaultValue: undefined });
+      servoAbort.abort();
       node.stop();
       recording?.unsubscribe();
       process.stderr.write(`csc node: stopped; ${JSON.stringify(node.stats)}\n`);

@@ -7,9 +7,11 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, simChildEnv, simPython } from '../bridge/supervisor.ts';
+import { simRobotCommand } from './sim-robot.ts';
 
 /** Usage text of `csc sim`. */
 export const SIM_USAGE = `usage: csc sim serve --env ID [--num-envs K] [--bind ADDR] [options]
+       csc sim robot --env ID [--profile FILE] [options]   (the sim plays a robot on ROS 2; csc sim robot -h)
 
 Runs a csc-sim/1 simulator server (docs/protocol.md) in the foreground until Ctrl-C / SIGTERM.
 It prints one JSON line {"event":"ready","endpoint":...} once bound.
@@ -34,6 +36,7 @@ const PASS_THROUGH = ['env', 'num-envs', 'bind', 'seed', 'failure-from', 'health
 
 /** Entry of `csc sim ...` (`argv` excludes `sim`). Resolves with the exit code. */
 export async function simCommand(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'robot') return simRobotCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -63,7 +66,7 @@ export async function simCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1 || positionals[0] !== 'serve') {
-    return usageError(`expected the subcommand 'serve', got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
+    return usageError(`expected the subcommand 'serve' or 'robot', got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
   }
   if (values.env === undefined) return usageError('--env is required');
   for (const flag of ['num-envs', 'seed', 'max-episode-steps'] as const) {

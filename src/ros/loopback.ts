@@ -7,7 +7,10 @@
  */
 import { type Observable, type SchedulerLike, Subject, asyncScheduler, map, takeUntil } from 'rxjs';
 import { CdrCodec, type RosMessages, type RosTypeName, type Time, timeFromSeconds } from './messages.ts';
-import { type ParameterValue, type QosSettings, type RosPublisher, type RosTransport, TransportError, checkParameter } from './transport.ts';
+import { type ParameterValue, type QosSettings, type RosPublisher, type RosServiceName, type RosServices, type RosTransport, TransportError, checkParameter } from './transport.ts';
+
+/** A loopback service server: answers a request, or null to leave it unanswered. */
+export type LoopbackHandler<S extends RosServiceName> = (request: RosServices[S]['request']) => RosServices[S]['response'] | null;
 
 interface Topic {
   readonly type: RosTypeName;
@@ -20,6 +23,7 @@ export class LoopbackGraph {
   private readonly codecs = new Map<RosTypeName, CdrCodec<RosTypeName>>();
   /** Messages published per topic (for tests and the bench). */
   readonly published = new Map<string, number>();
+  private readonly services = new Map<string, { type: RosServiceName; handler: (request: never) => unknown }>();
 
   constructor(
     /** Round-trip every message through CDR (default true); false passes the objects through. */
@@ -36,6 +40,20 @@ export class LoopbackGraph {
       throw new TransportError(`topic ${name} carries ${t.type}, but ${type} was asked for`);
     }
     return t;
+  }
+
+  /** Offers `service` on the graph (requests and responses pass as objects, without CDR). */
+  serve<S extends RosServiceName>(service: string, type: S, handler: LoopbackHandler<S>): void {
+    if (!service.startsWith('/')) throw new TransportError(`service ${JSON.stringify(service)}: expected an absolute name starting with '/'`);
+    this.services.set(service, { type, handler });
+  }
+
+  /** The server of `service`, or undefined; a type mismatch throws. */
+  server<S extends RosServiceName>(service: string, type: S): LoopbackHandler<S> | undefined {
+    const s = this.services.get(service);
+    if (s === undefined) return undefined;
+    if (s.type !== type) throw new TransportError(`service ${service} is ${s.type}, but ${type} was asked for`);
+    return s.handler as LoopbackHandler<S>;
   }
 
   codec<T extends RosTypeName>(type: T): CdrCodec<T> {
@@ -98,6 +116,12 @@ export class LoopbackTransport implements RosTransport {
   declareParameter<V extends ParameterValue>(name: string, defaultValue: V): V {
     const over = this.options.parameters?.[name];
     return over === undefined ? defaultValue : checkParameter(name, defaultValue, over);
+  }
+
+  callService<S extends RosServiceName>(service: string, type: S, request: RosServices[S]['request'], _timeoutMs: number): Promise<RosServices[S]['response'] | null> {
+    this.checkOpen();
+    const handler = this.graph.server(service, type);
+    return Promise.resolve(handler === undefined ? null : handler(request));
   }
 
   now(): Time {

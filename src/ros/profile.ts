@@ -69,7 +69,42 @@ interface ProfileBase {
   readonly trigger: 'timer' | 'fresh-state';
   readonly diagnosticsRateHz: number;
   readonly topics: CommonTopics;
+  readonly safety: SafetySettings;
 }
+
+/**
+ * What the node does when the filter rejects every candidate (`FilterResult.exhausted`): `hold`
+ * (default) sends the profile's hold command; `fallback` executes the action the filter returns
+ * for an exhausted search (today the candidate with the lowest Q_C), through the hard limits.
+ */
+export type OnExhausted = 'hold' | 'fallback';
+
+/** The optional `safety` section of a profile. */
+export interface SafetySettings {
+  readonly onExhausted: OnExhausted;
+}
+
+export const DEFAULT_SAFETY: SafetySettings = { onExhausted: 'hold' };
+
+/**
+ * Which MoveIt Servo start call the node makes: `auto` picks by ROS_DISTRO (foxy … iron:
+ * `start_servo`, std_srvs/Trigger; jazzy and later: `switch_command_type`,
+ * moveit_msgs/srv/ServoCommandType with TWIST).
+ */
+export type ServoInterface = 'auto' | 'start_servo' | 'switch_command_type';
+
+/** MoveIt Servo, the consumer of the Panda's twist commands (optional `servo` section). */
+export interface ServoSettings {
+  /** Start Servo before commanding (false: the commands go to something else). */
+  readonly start: boolean;
+  /** Servo's node name; its services are `<node>/start_servo` or `<node>/switch_command_type`. */
+  readonly node: string;
+  readonly interface: ServoInterface;
+  /** Time between start attempts until Servo answers. */
+  readonly retryPeriodS: number;
+}
+
+export const DEFAULT_SERVO: ServoSettings = { start: true, node: '/servo_node', interface: 'auto', retryPeriodS: 1 };
 
 export interface PandaProfile extends ProfileBase {
   readonly robot: 'panda';
@@ -117,6 +152,7 @@ export interface PandaProfile extends ProfileBase {
     /** The block counts as toppled beyond this tilt of its up axis from vertical. */
     readonly objectTiltMaxDeg: number;
   };
+  readonly servo: ServoSettings;
   readonly learning: LearningSettings<PandaReward>;
 }
 
@@ -221,6 +257,11 @@ class Fields {
     return /^\/[A-Za-z0-9_/~{}]*$/.test(v) && !v.endsWith('/') ? v : this.fail(key, v, "an absolute ROS topic name such as '/robot/joint_states'");
   }
 
+  bool(key: string): boolean {
+    const v = this.get(key);
+    return typeof v === 'boolean' ? v : this.fail(key, v, 'true or false');
+  }
+
   oneOf<T extends string>(key: string, options: readonly T[]): T {
     const v = this.get(key);
     return typeof v === 'string' && (options as readonly string[]).includes(v) ? (v as T) : this.fail(key, v, `one of ${options.map((o) => `'${o}'`).join(', ')}`);
@@ -279,6 +320,7 @@ export function parseProfile(raw: Json, file: string): RobotProfile {
     trigger: f.oneOf('trigger', ['timer', 'fresh-state'] as const),
     diagnosticsRateHz: f.num('diagnosticsRateHz', { gt: 0 }),
     topics: { estop: t.topic('estop'), reset: t.topic('reset'), critic: t.topic('critic'), diagnostics: t.topic('diagnostics') },
+    safety: parseSafety(f),
   };
   t.done();
   if (base.stateTimeoutMs < 1000 / base.controlRateHz) {
@@ -315,7 +357,7 @@ function parsePanda(f: Fields, base: ProfileBase): PandaProfile {
   const failure = { objectTiltMaxDeg: fl.num('objectTiltMaxDeg', { gt: 0, le: 180 }) };
   fl.done();
   const learning = parseLearning(f, DEFAULT_PANDA_LEARNING, (r) => ({ pushPerM: r.num('pushPerM'), reachPerM: r.num('reachPerM'), successBonus: r.num('successBonus'), goalRadiusM: r.num('goalRadiusM', { ge: 0 }) }));
-  return { ...base, robot: 'panda', state, taskFrameOriginM: f.vec3('taskFrameOriginM'), command, limits, virtualSetpoint, failure, learning };
+  return { ...base, robot: 'panda', state, taskFrameOriginM: f.vec3('taskFrameOriginM'), command, limits, virtualSetpoint, failure, servo: parseServo(f), learning };
 }
 
 function parseLaikago(f: Fields, base: ProfileBase): LaikagoProfile {
@@ -345,6 +387,30 @@ function parseLaikago(f: Fields, base: ProfileBase): LaikagoProfile {
   h.done();
   const learning = parseLearning(f, DEFAULT_LAIKAGO_LEARNING, (r) => ({ forwardVelocityWeight: r.num('forwardVelocityWeight'), aliveBonus: r.num('aliveBonus') }));
   return { ...base, robot: 'laikago', state, joints, command, limits, failure, hold, learning };
+}
+
+/** The optional `safety` section (defaults when absent, each field optional). */
+function parseSafety(f: Fields): SafetySettings {
+  if (!f.has('safety')) return DEFAULT_SAFETY;
+  const s = f.obj('safety');
+  const settings = { onExhausted: s.has('onExhausted') ? s.oneOf('onExhausted', ['hold', 'fallback'] as const) : DEFAULT_SAFETY.onExhausted };
+  s.done();
+  return settings;
+}
+
+/** The Panda's optional `servo` section (defaults when absent, each field optional). */
+function parseServo(f: Fields): ServoSettings {
+  if (!f.has('servo')) return DEFAULT_SERVO;
+  const s = f.obj('servo');
+  const node = s.has('node') ? s.topic('node') : DEFAULT_SERVO.node;
+  const settings = {
+    start: s.has('start') ? s.bool('start') : DEFAULT_SERVO.start,
+    node,
+    interface: s.has('interface') ? s.oneOf('interface', ['auto', 'start_servo', 'switch_command_type'] as const) : DEFAULT_SERVO.interface,
+    retryPeriodS: s.has('retryPeriodS') ? s.num('retryPeriodS', { gt: 0 }) : DEFAULT_SERVO.retryPeriodS,
+  };
+  s.done();
+  return settings;
 }
 
 /** The optional `learning` section (defaults when absent; every field required when present but failureTopic). */

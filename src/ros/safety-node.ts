@@ -7,8 +7,10 @@
  *   3. the profile's failure detector fires (latched until a reset message) → hold;
  *   4. the observation cannot be built (NaN, implausible, missing joint) → hold;
  *   5. the policy samples up to K candidates and the training filter picks the first with
- *      Q_C(s, a) ≤ ε (else the lowest Q_C, counted as a fallback) — `DeployedPolicy.act`, the
- *      same code as training; a policy fault or a non-finite action → hold;
+ *      Q_C(s, a) ≤ ε — `DeployedPolicy.act`, the same code as training; a policy fault or a
+ *      non-finite action → hold; when every candidate was rejected (`exhausted`), the profile's
+ *      `safety.onExhausted` decides: `hold` (default) or `fallback` (execute the filter's
+ *      fallback action, counted as a fallback);
  *   6. the command is clamped to the profile's hard limits and published.
  * Every decision also publishes [Q_C, ε, candidates tried, fallback used, hold] on the critic
  * topic; diagnostic_msgs/DiagnosticArray goes out at the profile's diagnostics rate.
@@ -28,7 +30,7 @@ import type { LimitFlag, RobotAdapter } from './robot.ts';
 import type { RosPublisher, RosTransport } from './transport.ts';
 
 /** Why the node held instead of letting the policy act. */
-export type HoldKind = 'waiting' | 'stale' | 'estop' | 'failure' | 'invalid-input' | 'policy-fault';
+export type HoldKind = 'waiting' | 'stale' | 'estop' | 'failure' | 'invalid-input' | 'policy-fault' | 'exhausted';
 
 /** One decision of the node (emitted on {@link SafetyNode.decisions$}). */
 export interface Decision {
@@ -107,7 +109,7 @@ const CRITIC_LAYOUT = { dim: [{ label: 'qc,epsilon,candidates_tried,fallback_use
 
 export class SafetyNode {
   readonly adapter: RobotAdapter;
-  readonly stats: NodeStats = { decisions: 0, policySteps: 0, fallbacks: 0, limited: 0, holds: { waiting: 0, stale: 0, estop: 0, failure: 0, 'invalid-input': 0, 'policy-fault': 0 } };
+  readonly stats: NodeStats = { decisions: 0, policySteps: 0, fallbacks: 0, limited: 0, holds: { waiting: 0, stale: 0, estop: 0, failure: 0, 'invalid-input': 0, 'policy-fault': 0, exhausted: 0 } };
   private readonly decisionsSubject = new Subject<Decision>();
   /** Every decision, in order; errors when a transport stream fails. */
   readonly decisions$: Observable<Decision> = this.decisionsSubject.asObservable();
@@ -119,6 +121,7 @@ export class SafetyNode {
   private readonly periodMs: number;
   private readonly epsilon: number;
   private estopLatched = false;
+  private waitingFor: string | null = null;
   private failure: string | null = null;
   private lastDiagnosticsMs = Number.NEGATIVE_INFINITY;
   private last: Decision | null = null;
@@ -140,6 +143,14 @@ export class SafetyNode {
   /** Whether the e-stop hold is latched. */
   get estop(): boolean {
     return this.estopLatched;
+  }
+
+  /**
+   * Holds (kind `waiting`, with this reason) until called again with null: e.g. while the
+   * command consumer (MoveIt Servo) has not been started yet.
+   */
+  waitFor(reason: string | null): void {
+    this.waitingFor = reason;
   }
 
   /** Subscribes, opens publishers and starts deciding. */
@@ -220,6 +231,7 @@ export class SafetyNode {
     let limited: readonly LimitFlag[] = [];
     const stale = this.staleness(now);
     if (this.estopLatched) [hold, reason] = ['estop', `e-stop latched on ${this.options.profile.topics.estop} (publish false to release)`];
+    else if (this.waitingFor !== null) [hold, reason] = ['waiting', this.waitingFor];
     else if (stale !== null) [hold, reason] = stale;
     else {
       this.failure ??= this.adapter.detectFailure();
@@ -239,6 +251,9 @@ export class SafetyNode {
         fallback = r.exhausted[0] === 1;
         const i = action.findIndex((v) => !Number.isFinite(v));
         if (i >= 0) [hold, reason] = ['policy-fault', `the policy's action ${this.options.policy.spec.actNames[i] ?? i} is ${action[i]}`];
+        else if (fallback && this.options.profile.safety.onExhausted === 'hold') {
+          [hold, reason] = ['exhausted', `no candidate passed Q_C ≤ ε = ${this.epsilon} (${tried} tried); safety.onExhausted is hold`];
+        }
       } catch (e) {
         [hold, reason] = ['policy-fault', `the policy failed: ${e instanceof Error ? e.message : String(e)}`];
       }
@@ -275,9 +290,9 @@ export class SafetyNode {
   private publishDiagnostics(stamp: Time): void {
     const d = this.last;
     const s = this.stats;
-    const level = d === null || d.hold === 'waiting' ? DiagnosticLevel.WARN : d.hold !== null ? DiagnosticLevel.ERROR : d.fallback || d.limited.length > 0 ? DiagnosticLevel.WARN : DiagnosticLevel.OK;
+    const level = d === null || d.hold === 'waiting' || d.hold === 'exhausted' ? DiagnosticLevel.WARN : d.hold !== null ? DiagnosticLevel.ERROR : d.fallback || d.limited.length > 0 ? DiagnosticLevel.WARN : DiagnosticLevel.OK;
     const kv = (key: string, value: string | number): KeyValue => ({ key, value: String(value) });
-    const message = d === null ? 'starting' : d.hold !== null ? `hold (${d.hold}): ${d.reason}` : d.fallback ? 'policy acting; no candidate passed Q_C ≤ ε, lowest Q_C used' : d.limited.length > 0 ? `policy acting; limited by ${d.limited.join(', ')}` : 'policy acting';
+    const message = d === null ? 'starting' : d.hold !== null ? `hold (${d.hold}): ${d.reason}` : d.fallback ? "policy acting; no candidate passed Q_C ≤ ε, the filter's fallback used (safety.onExhausted: fallback)" : d.limited.length > 0 ? `policy acting; limited by ${d.limited.join(', ')}` : 'policy acting';
     this.diagPub?.publish({
       header: { stamp, frame_id: '' },
       status: [

@@ -9,7 +9,7 @@
  * damping command (the sim's PD gains are fixed, so a hold becomes position targets at the
  * measured joint positions).
  */
-import { Subject, concatMap, lastValueFrom, map, merge, takeUntil } from 'rxjs';
+import { EMPTY, Subject, concatMap, lastValueFrom, map, merge, of, takeUntil } from 'rxjs';
 import { EnvInputError, type VecEnv, type VecStepResult } from '../envs/env.ts';
 import { LAIKAGO_OBS_NAMES } from './laikago.ts';
 import type { TransitionRecord } from './mcap.ts';
@@ -153,11 +153,12 @@ export class SimBridge {
    * every command steps the sim and publishes the new state (s′, also on the step that ended the
    * sim's episode); after the episode ended the robot stands held, answering commands with its
    * last state; a message on the profile's reset topic starts a new episode (seeds `seed`,
-   * `seed + 1`, …) and publishes its first state.
+   * `seed + 1`, …) and publishes its first state. With `startNow` the first episode starts at
+   * once, without waiting for a reset message (`csc sim robot`).
    */
-  serve(seed: number): void {
+  serve(seed: number, options: { readonly startNow?: boolean } = {}): void {
     const resets$ = this.transport.subscribe(this.profile.topics.reset, 'std_msgs/msg/Empty').pipe(map(() => null));
-    merge(this.commands$, resets$)
+    merge(options.startNow === true ? of(null) : EMPTY, this.commands$, resets$)
       .pipe(
         concatMap(async (cmd) => {
           if (this.serveError !== null) return;

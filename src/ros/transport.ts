@@ -19,6 +19,13 @@ export interface RosPublisher<T extends RosTypeName> {
   publish(msg: RosMessages[T]): void;
 }
 
+/** The services the node calls (MoveIt Servo's start calls), request and response in rclnodejs' shape. */
+export interface RosServices {
+  'std_srvs/srv/Trigger': { request: Record<string, never>; response: { success: boolean; message: string } };
+  'moveit_msgs/srv/ServoCommandType': { request: { command_type: number }; response: { success: boolean } };
+}
+export type RosServiceName = keyof RosServices;
+
 /** A parameter value ROS 2 can carry (the types the node declares). */
 export type ParameterValue = boolean | number | string | readonly number[];
 
@@ -33,6 +40,11 @@ export interface RosTransport {
    * parameter files / overrides (`--ros-args -p name:=v --params-file f.yaml`) set.
    */
   declareParameter<V extends ParameterValue>(name: string, defaultValue: V): V;
+  /**
+   * Calls `service` once: resolves with the response, or null when no server is available or none
+   * answered within `timeoutMs`. Peer faults never throw; misuse (a bad name) does.
+   */
+  callService<S extends RosServiceName>(service: string, type: S, request: RosServices[S]['request'], timeoutMs: number): Promise<RosServices[S]['response'] | null>;
   /** The node's clock (ROS time), for header stamps. */
   now(): Time;
   /** Destroys subscriptions and publishers; subscriptions complete. Idempotent. */
