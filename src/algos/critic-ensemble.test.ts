@@ -99,6 +99,8 @@ test('one ensemble update equals each member updated on its own batch (losses, w
       rewards: new Float32Array(n),
       costs: Float32Array.from({ length: n }, () => (rng.uniform() < 0.3 ? 1 : 0)),
       terminated: Float32Array.from({ length: n }, () => (rng.uniform() < 0.2 ? 1 : 0)),
+      // One-step tuples (NaN: γ) mixed with h-step ones (γ^h), as the n-step writer stores them.
+      discounts: Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? Number.NaN : 0.9 ** (1 + (i % 4)))),
     }));
     const samples: PolicySamples[] = refs.map(() => ({ atObs: uniform(rng, n * m * CONFIG.actSize), atNextObs: uniform(rng, n * m * CONFIG.actSize), m }));
     const stats = ens.update(batches, samples);
@@ -118,7 +120,7 @@ test('updates and predictions leave no tensors behind (the cached member views a
   const rng = new Rng(7);
   const n = 8;
   const m = 2;
-  const batch = (): ReplayBatch => ({ n, obs: uniform(rng, n * CONFIG.obsSize), actions: uniform(rng, n * CONFIG.actSize), nextObs: uniform(rng, n * CONFIG.obsSize), rewards: new Float32Array(n), costs: new Float32Array(n), terminated: new Float32Array(n) });
+  const batch = (): ReplayBatch => ({ n, obs: uniform(rng, n * CONFIG.obsSize), actions: uniform(rng, n * CONFIG.actSize), nextObs: uniform(rng, n * CONFIG.obsSize), rewards: new Float32Array(n), costs: new Float32Array(n), terminated: new Float32Array(n), discounts: new Float32Array(n).fill(Number.NaN) });
   const cycle = (): void => {
     ens.update(Array.from({ length: E }, batch), Array.from({ length: E }, () => ({ atObs: uniform(rng, n * m * CONFIG.actSize), atNextObs: uniform(rng, n * m * CONFIG.actSize), m })));
     ens.predict(uniform(rng, n * CONFIG.obsSize), uniform(rng, n * CONFIG.actSize), n);

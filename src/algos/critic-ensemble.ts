@@ -195,9 +195,11 @@ export class CriticEnsemble {
         const s2 = tf.tensor2d(b.nextObs.subarray(0, n * obsSize), [n, obsSize]);
         const aNext = tf.tensor2d(samples[e]!.atNextObs.subarray(0, n * m * actSize), [n * m, actSize]);
         const s2Rep = tf.reshape<tf.Rank.R2>(tf.tile(tf.reshape(s2, [n, 1, obsSize]), [1, m, 1]), [n * m, obsSize]);
-        // B̂Q̂_C: c + γ(1 − terminated)·mean_{a′} Q̂_C(s′, a′), no gradient through the target.
+        // B̂Q̂_C: c + d(1 − terminated)·mean_{a′} Q̂_C(s′, a′), no gradient through the target;
+        // d = γ, or γ^h for an h-step tuple (ReplayBatch.discounts), as SafetyCritic.update.
         const qNext = tf.mean(tf.reshape(this.q(targetWeights[e]!, s2Rep, aNext), [n, m]), 1);
-        const y = tf.add(tf.tensor1d(b.costs.subarray(0, n)), tf.mul(gamma, tf.mul(tf.sub(1, tf.tensor1d(b.terminated.subarray(0, n))), qNext)));
+        const d = tf.tensor1d(Float32Array.from(b.discounts.subarray(0, n), (x) => (Number.isNaN(x) ? gamma : x)));
+        const y = tf.add(tf.tensor1d(b.costs.subarray(0, n)), tf.mul(d, tf.mul(tf.sub(1, tf.tensor1d(b.terminated.subarray(0, n))), qNext)));
         return { s, a, y };
       });
       // Σ_e ½ mean_i (Q_C^e − y^e)²: member e's gradient is that of its own loss.
