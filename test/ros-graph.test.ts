@@ -148,7 +148,7 @@ describe('ROS 2 graph', { skip: found.ok ? false : found.reason }, () => {
     await p.until('hold commands on the command topic', () => samples(p, cmd).length >= 3);
 
     // Servo comes up late: it ignores what arrived before it was started, then takes the twists.
-    const servo = start('servo stand-in', ROS_PYTHON, ['test/ros_graph/servo_standin.py', '--distro', 'jazzy']);
+    const servo = start('servo stand-in', ROS_PYTHON, ['test/ros_graph/servo_standin.py', '--distro', 'jazzy', '--service-after-command']);
     await servo.until('Servo started by the node', () => servoEvent(servo, 'started'));
     assert.deepEqual(servoEvent(servo, 'started'), { event: 'started', service: 'switch_command_type', command_type: 1 });
     await launch.until('the node\'s "MoveIt Servo started" log', () => launch.lines.find((l) => /MoveIt Servo started: \/servo_node\/switch_command_type .* answered success after \d+ attempts/.test(l)));

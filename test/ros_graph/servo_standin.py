@@ -32,7 +32,7 @@ def say(event, **fields):
 
 
 class ServoStandIn(Node):
-    def __init__(self, distro, frame, timeout_s):
+    def __init__(self, distro, frame, timeout_s, service_after_command=False):
         super().__init__("servo_node")
         self.frame = frame
         self.timeout_ns = int(timeout_s * 1e9)
@@ -42,13 +42,22 @@ class ServoStandIn(Node):
         self.max_age_s = 0.0
         self.last_accepted_ns = None
         self.halted = True
-        if distro == "humble":
-            self.create_service(Trigger, "~/start_servo", self.on_start_servo)
-        else:
-            self.create_service(ServoCommandType, "~/switch_command_type", self.on_switch)
+        self.distro = distro
+        self.service = None
+        # With service_after_command the start service appears only once a command has arrived
+        # (and been ignored), so a test sees the ignore-until-started rule whatever DDS discovery's
+        # order between the topic and the service.
+        if not service_after_command:
+            self.offer_service()
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.create_subscription(TwistStamped, "~/delta_twist_cmds", self.on_twist, qos)
         self.create_timer(0.01, self.watchdog)
+
+    def offer_service(self):
+        if self.distro == "humble":
+            self.service = self.create_service(Trigger, "~/start_servo", self.on_start_servo)
+        else:
+            self.service = self.create_service(ServoCommandType, "~/switch_command_type", self.on_switch)
 
     def on_start_servo(self, _request, response):
         self.counts["start_calls"] += 1
@@ -72,6 +81,8 @@ class ServoStandIn(Node):
     def on_twist(self, msg):
         if not self.started:
             self.counts["ignored_not_started"] += 1
+            if self.service is None:
+                self.offer_service()
             return
         if self.command_type != ServoCommandType.Request.TWIST:
             self.counts["ignored_wrong_type"] += 1
@@ -114,9 +125,10 @@ def main():
     parser.add_argument("--distro", choices=["humble", "jazzy"], required=True)
     parser.add_argument("--frame", default="panda_link0")
     parser.add_argument("--timeout", type=float, default=0.1)
+    parser.add_argument("--service-after-command", action="store_true", help="offer the start service only after a command has arrived")
     args = parser.parse_args()
     rclpy.init(args=sys.argv)
-    node = ServoStandIn(args.distro, args.frame, args.timeout)
+    node = ServoStandIn(args.distro, args.frame, args.timeout, args.service_after_command)
     stop = []
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
