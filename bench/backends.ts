@@ -15,7 +15,7 @@
  * process keeps one backend's JIT and allocator state out of another's numbers.
  * Writes bench/results/backends.json.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,7 @@ import type { ReplayBatch } from '../src/core/replay.ts';
 import { PointNavVecEnv } from '../src/envs/point-nav.ts';
 import { type BackendChoice, BACKEND_CHOICES, initBackend } from '../src/nn/backend.ts';
 import { GaussianPolicy } from '../src/nn/policy.ts';
+import { gitCommit } from './provenance.ts';
 
 const { values } = parseArgs({
   options: {
@@ -302,13 +303,7 @@ if (values.child !== undefined) {
   const config = resolveConfig({});
   const result = {
     bench: 'backends',
-    commit: (() => {
-      try {
-        return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-      } catch {
-        return null;
-      }
-    })(),
+    commit: gitCommit(),
     date: new Date().toISOString(),
     host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, loadavg1mStart: loadStart[0], loadavg1mEnd: loadavg()[0] },
     settings: { budgetMsPerTiming: budgetMs, rounds: numRounds, policy: `17→${config.policyHidden.join('→')}→2 ${config.activation}`, critic: `19→${config.criticHidden.join('→')}→1 ${config.activation} + sigmoid`, criticBatch: config.criticBatch, criticPolicySamples: config.criticPolicySamples, fvpStates: Math.floor(config.stepsPerEpoch / config.fvpSubsample), filterRows: `${config.numEnvs} envs × ${config.filterCandidates} candidates` },

@@ -10,9 +10,7 @@
  *
  * Writes bench/results/baselines.json (or --out), tagged with the commit and the machine's load.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -20,6 +18,7 @@ import { type Algo, ALGOS, resolveConfig } from '../src/algos/config.ts';
 import { PointNavVecEnv } from '../src/envs/point-nav.ts';
 import { type BackendChoice, initBackend } from '../src/nn/backend.ts';
 import { makeLearner } from '../src/runs/train.ts';
+import { gitCommit, machineInfo } from './provenance.ts';
 
 const { values } = parseArgs({
   options: {
@@ -79,15 +78,9 @@ const qens = rate('qensemble');
 const sac = rate('sac');
 const result = {
   bench: 'baselines',
-  commit: (() => {
-    try {
-      return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-    } catch {
-      return null;
-    }
-  })(),
+  commit: gitCommit(),
   date: new Date().toISOString(),
-  machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
+  machine: machineInfo(),
   backend,
   setup: { env: 'point-nav', epochs, warmupEpochs: 1, stepsPerEpoch, seed: 0 },
   // Goals on env steps per CPU-second (the wall-clock rate of a busy machine says more about the load).

@@ -9,9 +9,7 @@
  *
  *   node --import tsx bench/critics.ts [--reps 20] [--advantage-states 8000] [--out bench/results/critics.json]
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -22,6 +20,7 @@ import { ReplayBuffer } from '../src/core/replay.ts';
 import { Rng } from '../src/core/rng.ts';
 import { PointNavVecEnv } from '../src/envs/point-nav.ts';
 import { type BackendChoice, initBackend } from '../src/nn/backend.ts';
+import { gitCommit, machineInfo } from './provenance.ts';
 
 const { values } = parseArgs({
   options: {
@@ -89,15 +88,9 @@ sac.dispose();
 
 const result = {
   bench: 'critics',
-  commit: (() => {
-    try {
-      return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-    } catch {
-      return null;
-    }
-  })(),
+  commit: gitCommit(),
   date: new Date().toISOString(),
-  machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
+  machine: machineInfo(),
   backend,
   tensorsLeft: tf.memory().numTensors,
   timings,

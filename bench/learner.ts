@@ -8,9 +8,7 @@
  *
  * Goals: ≥ 10,000 env steps/s for CSC on two cores; filter p99 ≤ 0.25 ms; flat memory.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveConfig } from '../src/algos/config.ts';
@@ -21,6 +19,7 @@ import { Rng } from '../src/core/rng.ts';
 import { PointNavVecEnv } from '../src/envs/point-nav.ts';
 import { type BackendChoice, initBackend } from '../src/nn/backend.ts';
 import { GaussianPolicy } from '../src/nn/policy.ts';
+import { gitCommit, machineInfo } from './provenance.ts';
 
 const { values } = parseArgs({
   options: {
@@ -115,15 +114,9 @@ const trpo = await trainThroughput('trpo');
 const csc = await trainThroughput('csc');
 const result = {
   bench: 'learner',
-  commit: (() => {
-    try {
-      return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-    } catch {
-      return null;
-    }
-  })(),
+  commit: gitCommit(),
   date: new Date().toISOString(),
-  machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
+  machine: machineInfo(),
   backend,
   config: { numEnvs: config.numEnvs, stepsPerEpoch: config.stepsPerEpoch, filterCandidates: config.filterCandidates, criticHidden: config.criticHidden, policyHidden: config.policyHidden },
   reference: { rawEnvStepsPerS: raw, plainForwardStepsPerS: forward },

@@ -20,10 +20,9 @@
  * then against `csc node` (rclnodejs, fresh-state trigger, accept case ε = 2). Goal there: node
  * p99 ≤ 1 ms above the bare round trip's p99.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CscLearner } from '../src/algos/csc.ts';
 import { resolveConfig } from '../src/algos/config.ts';
@@ -37,6 +36,7 @@ import { type PandaProfile, loadProfile } from '../src/ros/profile.ts';
 import { SafetyNode } from '../src/ros/safety-node.ts';
 import { PANDA_SPEC, freshActor } from '../test/ros-helpers.ts';
 import { Proc, findRos, rosCache, sourced } from '../test/ros-graph-env.ts';
+import { gitCommit, machineInfo } from './provenance.ts';
 
 const GOAL_P99_MS = 1;
 const { values } = parseArgs({
@@ -220,15 +220,9 @@ const graph = values.graph ? await realGraph(Number(values['graph-seconds'])) : 
 
 const result = {
   bench: 'ros-latency',
-  commit: (() => {
-    try {
-      return execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
-    } catch {
-      return null;
-    }
-  })(),
+  commit: gitCommit(),
   date: new Date().toISOString(),
-  machine: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg() },
+  machine: machineInfo(),
   backend,
   setup: { profile: 'hardware/panda.yaml', transport: 'loopback', trigger: 'fresh-state', inputHzTarget: 1000, samples, filterCandidates: DEFAULT_CONFIG.filterCandidates, filterProbe: DEFAULT_CONFIG.filterProbe, policyHidden: DEFAULT_CONFIG.policyHidden, criticHidden: DEFAULT_CONFIG.criticHidden, statesPerSample: 6 },
   goalP99Ms: GOAL_P99_MS,
