@@ -4,10 +4,12 @@
  * with no filter, and sampled from π under the checkpoint's Q_C filter (ε of its last epoch, the
  * hold action when no candidate passes, as `csc eval` does). Reports episode length, failures per
  * episode, return and the base's forward speed (observation `vel_forward_m_per_s`, robot frame,
- * averaged over every step), and writes bench/results/laikago-walk[-TAG].json.
+ * averaged over every step), and writes bench/results/laikago-walk[-TAG].json. With `--run DIR`,
+ * the JSON also holds that training run's command and its per-epoch reward, failures and λ, with
+ * the first and last epochs summarised against χ.
  *
  *   node --import tsx bench/laikago-walk.ts [--episodes 16] [--num-envs 8] [--seed 2024] [--tag T]
- *                                           CHECKPOINT_OR_RUN [...]
+ *                                           [--run RUN_DIR] CHECKPOINT_OR_RUN [...]
  *
  * The shipped standing controller (checkpoints/laikago-stand) is the natural first argument: the
  * speed a walker starts from.
@@ -21,6 +23,8 @@ import { resolveCheckpointDir } from '../src/cli/eval.ts';
 import { makeVecEnv } from '../src/envs/make.ts';
 import { initBackend } from '../src/nn/backend.ts';
 import { runEpisodes } from '../src/runs/episodes.ts';
+import type { EpochMetrics } from '../src/runs/metrics.ts';
+import { readConfig, readMetrics } from '../src/runs/run-folder.ts';
 import { gitCommit, machineInfo } from './provenance.ts';
 
 const { values, positionals } = parseArgs({
@@ -30,6 +34,7 @@ const { values, positionals } = parseArgs({
     'num-envs': { type: 'string', default: '8' },
     seed: { type: 'string', default: '2024' },
     tag: { type: 'string', default: '' },
+    run: { type: 'string' },
   },
 });
 if (positionals.length === 0) throw new Error('bench/laikago-walk.ts: name at least one checkpoint or run folder');
@@ -49,6 +54,40 @@ interface Row {
   readonly filterExhaustionRate: number | null;
 }
 
+/** Mean of `f` over epochs `rows` (NaN when empty). */
+const meanOf = (rows: readonly EpochMetrics[], f: (m: EpochMetrics) => number): number => rows.reduce((a, m) => a + f(m), 0) / rows.length;
+
+/** The training run's command, totals, first and last epochs against χ, and the per-epoch series. */
+async function trainingSummary(dir: string): Promise<Record<string, unknown>> {
+  const config = (await readConfig(dir)) as { command?: string; commit?: string; chi: number; initPolicy: string | null };
+  const m = await readMetrics(dir);
+  const last = m.at(-1);
+  if (last === undefined) throw new Error(`${dir}: no epochs in metrics.jsonl`);
+  const span = (rows: readonly EpochMetrics[]): Record<string, number> => ({
+    epochs: rows.length,
+    avgReward: meanOf(rows, (r) => r.avgReward),
+    // failures per episode over the span's episodes, not a mean of per-epoch ratios
+    failuresPerEpisode: rows.reduce((a, r) => a + r.avgFailures * r.episodes, 0) / rows.reduce((a, r) => a + r.episodes, 0),
+  });
+  return {
+    dir,
+    command: config.command ?? null,
+    commit: config.commit ?? null,
+    chi: config.chi,
+    initPolicy: config.initPolicy,
+    epochs: m.length,
+    envSteps: last.totalEnvSteps,
+    episodes: last.totalEpisodes,
+    cumulativeFailures: last.cumulativeFailures,
+    first10: span(m.slice(0, 10)),
+    last20: span(m.slice(-20)),
+    epochsAtOrBelowChi: m.filter((r) => r.avgFailures <= config.chi).length,
+    finalLambda: last.lambda,
+    series: m.map((r) => ({ epoch: r.epoch, episodes: r.episodes, avgReward: r.avgReward, avgFailures: r.avgFailures, lambda: r.lambda })),
+  };
+}
+
+const training = values.run === undefined ? null : await trainingSummary(values.run);
 await initBackend('auto');
 const env = await makeVecEnv('laikago-walk', numEnvs);
 const results: { checkpoint: string; rows: Row[] }[] = [];
@@ -102,6 +141,6 @@ const name = `laikago-walk${values.tag === '' ? '' : `-${values.tag}`}`;
 mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
 writeFileSync(
   join(import.meta.dirname, 'results', `${name}.json`),
-  `${JSON.stringify({ bench: 'laikago-walk', commit: gitCommit(), date: new Date().toISOString(), machine: machineInfo(), episodes, numEnvs, seed, results }, null, 2)}\n`,
+  `${JSON.stringify({ bench: 'laikago-walk', commit: gitCommit(), date: new Date().toISOString(), machine: machineInfo(), episodes, numEnvs, seed, results, training }, null, 2)}\n`,
 );
 console.log(`wrote bench/results/${name}.json`);
