@@ -81,9 +81,22 @@ function filterLatency(epsilon: number): { p50Ms: number; p99Ms: number; meanMs:
   return { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), meanMs: times.reduce((a, b) => a + b, 0) / times.length };
 }
 
+/** Per phase of an epoch: mean ms per epoch (epochs after the first) and share of the epoch's wall time. */
+type Profile = Record<string, { ms: number; share: number }>;
+
+function profileOf(epochs: Record<string, number>[]): Profile {
+  const sum: Record<string, number> = {};
+  for (const p of epochs) for (const [k, v] of Object.entries(p)) sum[k] = (sum[k] ?? 0) + v;
+  const total = Object.values(sum).reduce((a, b) => a + b, 0);
+  const out: Profile = {};
+  for (const [k, v] of Object.entries(sum)) out[k] = { ms: v / epochs.length, share: v / total };
+  return out;
+}
+
 interface TrainBench {
   algo: string;
   envStepsPerS: number;
+  profile: Profile;
   perEpoch: { epoch: number; wallS: number; stepsPerS: number; rssMiB: number; tensors: number; exhaustions: number }[];
 }
 
@@ -94,8 +107,10 @@ async function trainThroughput(algo: 'csc' | 'trpo'): Promise<TrainBench> {
   const perEpoch: TrainBench['perEpoch'] = [];
   let steps = 0;
   let wall = 0;
+  const phases: Record<string, number>[] = [];
   for (let e = 0; e < epochs; e++) {
     const m = await learner.runEpoch();
+    if (e > 0) phases.push(learner.lastPhaseMs);
     perEpoch.push({ epoch: e, wallS: m.wallS, stepsPerS: m.stepsPerS, rssMiB: process.memoryUsage().rss / 2 ** 20, tensors: tf.memory().numTensors, exhaustions: m.filterExhaustions });
     if (e > 0) {
       steps += m.envSteps;
@@ -103,7 +118,7 @@ async function trainThroughput(algo: 'csc' | 'trpo'): Promise<TrainBench> {
     }
   }
   learner.dispose();
-  return { algo, envStepsPerS: steps / wall, perEpoch };
+  return { algo, envStepsPerS: steps / wall, profile: profileOf(phases), perEpoch };
 }
 
 const raw = await rawEnvStepsPerS();
@@ -128,3 +143,7 @@ const result = {
 mkdirSync('bench/results', { recursive: true });
 writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify({ backend: backend.name, raw: Math.round(raw), forward: Math.round(forward), csc: Math.round(csc.envStepsPerS), trpo: Math.round(trpo.envStepsPerS), filterExhaustedMs: exhausted, filterAcceptMs: accepting, rss: csc.perEpoch.map((p) => Math.round(p.rssMiB)), tensors: csc.perEpoch.map((p) => p.tensors) }));
+for (const t of [trpo, csc]) {
+  console.log(`${t.algo} profile (ms per epoch, share):`);
+  for (const [k, v] of Object.entries(t.profile)) console.log(`  ${k.padEnd(18)} ${v.ms.toFixed(1).padStart(8)}  ${(100 * v.share).toFixed(1).padStart(5)}%`);
+}

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // Node (extensionless imports). The @tensorflow/tfjs umbrella's Node bundle registers them all
 // into tfjs's global registry, shared with tfjs-core.
 import '@tensorflow/tfjs';
+import { patchWasmKernels } from './wasm-kernels.ts';
 
 /** Backends a user can ask for. `auto` = wasm, else cpu. */
 export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
@@ -75,6 +76,7 @@ async function initWasm(): Promise<BackendInfo> {
   for (const l of process.listeners('uncaughtException')) if (!before.has(l)) process.removeListener('uncaughtException', l);
   for (const l of process.listeners('unhandledRejection')) if (!beforeRej.has(l)) process.removeListener('unhandledRejection', l);
   if (!ok || tf.getBackend() !== 'wasm') throw new BackendError('the wasm backend did not initialise');
+  patchWasmKernels();
   return { name: 'wasm', detail: 'tfjs wasm (SIMD, 1 thread)' };
 }
 
