@@ -76,7 +76,8 @@ async function initWasm(): Promise<BackendInfo> {
   for (const l of process.listeners('uncaughtException')) if (!before.has(l)) process.removeListener('uncaughtException', l);
   for (const l of process.listeners('unhandledRejection')) if (!beforeRej.has(l)) process.removeListener('unhandledRejection', l);
   if (!ok || tf.getBackend() !== 'wasm') throw new BackendError('the wasm backend did not initialise');
-  patchWasmKernels();
+  // CSC_WASM_STOCK_KERNELS=1 keeps tfjs's own kernels (for bench/learner.ts's before/after).
+  if (process.env.CSC_WASM_STOCK_KERNELS !== '1') patchWasmKernels();
   return { name: 'wasm', detail: 'tfjs wasm (SIMD, 1 thread)' };
 }
 
