@@ -7,6 +7,7 @@
  * candidates (p50/p99); RSS and live tensors across epochs. Writes bench/results/learner.json.
  *
  *   node --import tsx bench/learner.ts [--epochs 4] [--algos trpo,csc,cpo,sac] [--backend auto|wasm|cpu|tensorflow]
+ *                                      [--out FILE] [--note TEXT] [--sac-updates-per-step 0.0625]
  *
  * Goals (issue 12): CSC ≥ 10,000 env steps/s and ≥ 0.5× TRPO; TRPO ≥ 20,000; SAC ≥ 2,000; filter
  * p99 ≤ 0.25 ms; flat memory. The first epoch (warm-up) is left out of rates and profiles.
@@ -29,11 +30,15 @@ const { values } = parseArgs({
   options: {
     epochs: { type: 'string', default: '4' },
     algos: { type: 'string', default: 'trpo,csc,cpo,sac' },
+    note: { type: 'string' },
+    // The SAC comparison in docs/results.md runs one update per vector step of 16 envs.
+    'sac-updates-per-step': { type: 'string', default: '0.0625' },
     backend: { type: 'string', default: 'auto' },
     out: { type: 'string', default: 'bench/results/learner.json' },
   },
 });
 const epochs = Number(values.epochs);
+const sacUpdatesPerStep = Number(values['sac-updates-per-step']);
 const backend = await initBackend(values.backend as BackendChoice);
 const config = resolveConfig({});
 const N = config.numEnvs;
@@ -108,7 +113,7 @@ interface TrainBench {
 }
 
 async function trainThroughput(algo: Algo): Promise<TrainBench> {
-  const cfg = resolveConfig({ algo, epochs, seed: 0, backend: values.backend as BackendChoice });
+  const cfg = resolveConfig({ algo, epochs, seed: 0, backend: values.backend as BackendChoice, ...(algo === 'sac' ? { sacUpdatesPerStep } : {}) });
   const learner = makeLearner(cfg, new PointNavVecEnv(cfg.numEnvs));
   await learner.start();
   const perEpoch: TrainBench['perEpoch'] = [];
@@ -156,8 +161,9 @@ const result = {
   date: new Date().toISOString(),
   machine: machineInfo(),
   backend,
+  ...(values.note === undefined ? {} : { note: values.note }),
   ...(process.env.CSC_WASM_STOCK_KERNELS === '1' ? { kernels: 'stock tfjs-wasm kernels (CSC_WASM_STOCK_KERNELS=1)' } : {}),
-  config: { numEnvs: config.numEnvs, stepsPerEpoch: config.stepsPerEpoch, filterCandidates: config.filterCandidates, criticHidden: config.criticHidden, policyHidden: config.policyHidden, criticUpdatesPerEpoch: config.criticUpdatesPerEpoch, criticBatch: config.criticBatch, sacUpdatesPerStep: config.sacUpdatesPerStep },
+  config: { numEnvs: config.numEnvs, stepsPerEpoch: config.stepsPerEpoch, filterCandidates: config.filterCandidates, criticHidden: config.criticHidden, policyHidden: config.policyHidden, criticUpdatesPerEpoch: config.criticUpdatesPerEpoch, criticBatch: config.criticBatch, sacUpdatesPerStep },
   reference: { rawEnvStepsPerS: raw, plainForwardStepsPerS: forward },
   train,
   ratios: { cscVsRaw: csc === null ? null : csc / raw, cscVsTrpo: csc === null || trpo === null ? null : csc / trpo, cscVsForward: csc === null ? null : csc / forward },
