@@ -391,7 +391,7 @@ if (values.child !== undefined) {
     const r = backends[c];
     return r?.status === 'ok' ? [[c, r] as const] : [];
   });
-  const fmt = (us: number): string => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(us < 10 ? 1 : 0)} µs`);
+  const fmt = (us: number): string => (us >= 1e6 ? `${(us / 1e6).toFixed(2)} s` : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(us < 10 ? 1 : 0)} µs`);
   const first = ok[0]?.[1];
   const wasm = backends.wasm?.status === 'ok' ? backends.wasm : undefined;
   const native = backends.tensorflow?.status === 'ok' ? backends.tensorflow : undefined;
