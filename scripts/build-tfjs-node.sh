@@ -267,6 +267,6 @@ require(pkg);
 if (!(await tf.setBackend('tensorflow'))) throw new Error('the tensorflow backend did not register with the project\'s tfjs-core');
 const y = tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([1, 0, 0, 1], [2, 2])).dataSync();
 if (Array.from(y).join() !== '1,2,3,4') throw new Error('matMul gave ' + Array.from(y).join());
-const device = $GPU ? (tf.backend().isUsingGpuDevice ? ', on a GPU' : ', NO GPU visible: running on the CPU (see docs/backends.md, \"GPU\")') : '';
+const device = $GPU ? (tf.backend().isUsingGpuDevice ? ', on a GPU' : ', NO GPU visible: running on the CPU (see docs/backends.md, \"The GPU backend\")') : '';
 console.log('$NAME: ok: backend ' + tf.getBackend() + ', tfjs-core ' + tf.version_core + ', TensorFlow ' + tf.backend().binding.TF_Version + device);
 " || die "the built binding does not work with the project's tfjs-core (see the error above)"
