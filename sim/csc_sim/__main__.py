@@ -88,11 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "ray-cluster":
         if args.workers < 1:
             parser.error(f"--workers {args.workers}: expected >= 1")
-        from .ray_cluster import run_ray_cluster
+        import os
 
+        from .ray_cluster import parse_port_range, run_ray_cluster
+
+        try:
+            port_range = parse_port_range(os.environ.get("CSC_SIM_PORT_RANGE"))
+        except ValueError as e:
+            parser.error(str(e))
         return run_ray_cluster(args.address, args.env, args.workers, args.num_envs, _env_kwargs(args), args.client_key,
                                cpus_per_worker=args.cpus_per_worker, object_store_mb=args.object_store_mb,
-                               parent_pid=args.parent_pid)
+                               port_range=port_range, parent_pid=args.parent_pid)
     if args.cmd == "bench":
         from .bench import run_bench
 

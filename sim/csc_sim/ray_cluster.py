@@ -23,6 +23,9 @@ output is sent to stderr):
   {"event": "error", "code": ..., "message": ...}  then exit (codes as for `serve`, plus
                                                     no_ray 3, ray_connect 6, workers_lost 7)
 
+Ports: each server takes a free port of its node, or one in $CSC_SIM_PORT_RANGE (`MIN-MAX`, read
+by the driver) where a firewall allows only a range.
+
 Commands on stdin, one JSON object a line: {"op": "replace", "worker": j, "endpoint": E}
 (replace worker j if it still serves at E, else report where it serves now) and {"op": "close"}.
 End of stdin, SIGTERM or SIGINT also close: every actor is killed before the driver exits.
@@ -57,7 +60,9 @@ class SimServerActor:
     and PyBullet's state stay on one thread); the actor's methods only report on it.
     """
 
-    def __init__(self, env_id: str, num_envs: int, env_kwargs: dict[str, Any], client_key: str) -> None:
+    def __init__(
+        self, env_id: str, num_envs: int, env_kwargs: dict[str, Any], client_key: str, port_range: tuple[int, int] | None = None
+    ) -> None:
         public, secret = zmq.curve_keypair()
         self._public = public.decode("ascii")
         self._ready = threading.Event()
@@ -65,11 +70,13 @@ class SimServerActor:
         self._stop = threading.Event()
         self._info: dict[str, Any] = {}
         self._thread = threading.Thread(
-            target=self._run, args=(env_id, num_envs, env_kwargs, secret.decode("ascii"), client_key), daemon=True
+            target=self._run, args=(env_id, num_envs, env_kwargs, secret.decode("ascii"), client_key, port_range), daemon=True
         )
         self._thread.start()
 
-    def _run(self, env_id: str, num_envs: int, env_kwargs: dict[str, Any], secret: str, client_key: str) -> None:
+    def _run(
+        self, env_id: str, num_envs: int, env_kwargs: dict[str, Any], secret: str, client_key: str, port_range: tuple[int, int] | None
+    ) -> None:
         from .batch import Batch
         from .envs import MissingSimulatorError, UnknownEnvError
         from .server import CurveServerKeys, serve
@@ -101,12 +108,14 @@ class SimServerActor:
                 # a context of its own: its ZAP handler must not serve anyone else's sockets
                 ctx = zmq.Context()
                 try:
-                    serve(batch, "tcp://0.0.0.0:0", on_ready=ready, should_stop=self._stop.is_set, context=ctx, curve=keys)
+                    bind = "tcp://0.0.0.0:0" if port_range is None else "tcp://0.0.0.0"
+                    serve(batch, bind, on_ready=ready, should_stop=self._stop.is_set, context=ctx, curve=keys, port_range=port_range)
                 finally:
                     ctx.term()
             except zmq.ZMQError as e:
                 if not self._ready.is_set():
-                    self._info = {"error": {"code": "bind_failed", "message": f"cannot bind tcp://0.0.0.0:0: {e}"}}
+                    where = "tcp://0.0.0.0:0" if port_range is None else f"a port of tcp://0.0.0.0:{port_range[0]}-{port_range[1]}"
+                    self._info = {"error": {"code": "bind_failed", "message": f"cannot bind {where}: {e}"}}
             finally:
                 batch.close()
         finally:
@@ -188,6 +197,7 @@ def run_ray_cluster(
     *,
     cpus_per_worker: float = 1.0,
     object_store_mb: int | None = 100,
+    port_range: tuple[int, int] | None = None,
     parent_pid: int | None = None,
     commands: Callable[[], TextIO] = lambda: sys.stdin,
 ) -> int:
@@ -227,7 +237,7 @@ def run_ray_cluster(
         slot.endpoint = None
         slot.watch_ref = None
         # SPREAD: one actor per node before doubling up, so a lost node costs few workers
-        slot.actor = Actor.options(scheduling_strategy="SPREAD").remote(env_id, num_envs, env_kwargs, client_key)
+        slot.actor = Actor.options(scheduling_strategy="SPREAD").remote(env_id, num_envs, env_kwargs, client_key, port_range)
         slot.info_ref = slot.actor.info.remote()
 
     def lose(slot: _Slot, reason: str) -> None:
@@ -338,6 +348,16 @@ def run_ray_cluster(
                 except Exception:
                     pass
         ray.shutdown()
+
+
+def parse_port_range(text: str | None) -> tuple[int, int] | None:
+    """`MIN-MAX` ($CSC_SIM_PORT_RANGE) as a pair; None for unset or empty. Raises ValueError."""
+    if text is None or not text.strip():
+        return None
+    lo, sep, hi = text.strip().partition("-")
+    if not sep or not lo.isdigit() or not hi.isdigit() or not 1024 <= int(lo) <= int(hi) <= 65535:
+        raise ValueError(f"CSC_SIM_PORT_RANGE={text!r}: expected MIN-MAX with 1024 <= MIN <= MAX <= 65535")
+    return int(lo), int(hi)
 
 
 def _first_line(e: BaseException) -> str:

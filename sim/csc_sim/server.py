@@ -182,12 +182,14 @@ def serve(
     poll_ms: int = 100,
     context: zmq.Context | None = None,
     curve: CurveServerKeys | None = None,
+    port_range: tuple[int, int] | None = None,
 ) -> None:
     """Binds a ROUTER at `bind` and serves until `close` or `should_stop()` turns true.
 
     `on_ready` receives the bound endpoint (with the real port when `bind` asked for port 0).
     With `curve`, the socket is a CURVE server (authenticated, encrypted) that admits only
-    `curve.allowed_clients`, checked by a ZAP handler on the same context.
+    `curve.allowed_clients`, checked by a ZAP handler on the same context. With `port_range`
+    (min, max), `bind` is `tcp://HOST` and a free port in [min, max] is taken (a firewall's range).
     """
     ctx = context or zmq.Context.instance()
     auth = None
@@ -205,7 +207,10 @@ def serve(
         sock.curve_server = True
     handler = Handler(batch)
     try:
-        sock.bind(bind)
+        if port_range is None:
+            sock.bind(bind)
+        else:
+            sock.bind_to_random_port(bind, min_port=port_range[0], max_port=port_range[1] + 1, max_tries=200)
         endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         if on_ready is not None:
             on_ready(endpoint)

@@ -168,3 +168,26 @@ def test_actors_spread_over_nodes_hand_over_curve_endpoints_and_survive_a_node_l
                 driver.proc.kill()
                 driver.proc.wait()
     ctx.term()
+
+
+def test_port_range_binds_inside_it_and_rejects_nonsense():
+    from csc_sim.ray_cluster import parse_port_range
+
+    assert parse_port_range(None) is None and parse_port_range(" ") is None
+    assert parse_port_range("40000-40100") == (40000, 40100)
+    for bad in ("40000", "5-10", "40100-40000", "a-b", "40000-70000"):
+        with pytest.raises(ValueError, match="CSC_SIM_PORT_RANGE"):
+            parse_port_range(bad)
+    batch = Batch(ENV, 1)
+    stop = threading.Event()
+    bound: queue.Queue[str] = queue.Queue()
+    t = threading.Thread(target=serve, args=(batch, "tcp://127.0.0.1"),
+                         kwargs={"on_ready": bound.put, "should_stop": stop.is_set, "port_range": (41000, 41050)}, daemon=True)
+    t.start()
+    try:
+        port = int(bound.get(timeout=10).rsplit(":", 1)[1])
+        assert 41000 <= port <= 41050
+    finally:
+        stop.set()
+        t.join(5)
+        batch.close()
