@@ -17,7 +17,7 @@ Events on stdout, one JSON object a line (every other line belongs to someone el
 output is sent to stderr):
 
   {"event": "endpoint", "worker": j, "generation": g, "endpoint": "tcp://IP:PORT",
-   "serverKey": Z85, "node": NODE_ID, "pid": PID}
+   "serverKey": Z85, "node": NODE_ID, "pid": PID, "nice": NICENESS}
   {"event": "ready", "workers": N}                 after the first N endpoints
   {"event": "lost", "worker": j, "generation": g, "endpoint": ..., "reason": "..."}
   {"event": "error", "code": ..., "message": ...}  then exit (codes as for `serve`, plus
@@ -101,7 +101,8 @@ class SimServerActor:
 
                 def ready(endpoint: str) -> None:
                     port = endpoint.rsplit(":", 1)[1]
-                    self._info = {"endpoint": f"tcp://{host}:{port}", "serverKey": self._public, "node": node, "pid": os.getpid()}
+                    self._info = {"endpoint": f"tcp://{host}:{port}", "serverKey": self._public, "node": node, "pid": os.getpid(),
+                                  "nice": os.nice(0)}
                     self._ready.set()
 
                 keys = CurveServerKeys(self._public, secret, (client_key,))
@@ -181,6 +182,10 @@ def _connect(ray: Any, address: str, workers: int, cpus_per_worker: float, objec
     except ConnectionError:
         pass
     cpus = max(os.cpu_count() or 1, int(workers * cpus_per_worker + 0.999))
+    # Ray starts its workers 9 steps nicer than the raylet by default; on a shared machine that
+    # starves the sims (measured: 5x fewer steps/s on a loaded two-core machine), and here the
+    # sims are the work. A cluster started with `ray start` takes the same variable (docs/scale-out.md).
+    os.environ.setdefault("RAY_worker_niceness", "0")
     extra: dict[str, Any] = {"include_dashboard": False}
     if object_store_mb is not None:
         extra["object_store_memory"] = object_store_mb * 1024 * 1024
