@@ -99,9 +99,11 @@ for (const envId of envIds) {
   const remote = [];
   for (const workers of workerCounts) {
     for (const mode of modes as ('ray' | 'local')[]) {
+      // raw stepping right before each measurement: on a shared machine the load moves by minutes
+      const adjacentRaw = rawBench(envId, k).single;
       const r = await remoteBench(envId, mode, workers, k);
-      remote.push({ ...r, vsRawSingle: r.stepsPerS / raw.single.stepsPerS });
-      process.stderr.write(`${envId}: ${mode} ${workers} × ${k}: ${r.stepsPerS.toFixed(1)} steps/s (${(r.stepsPerS / raw.single.stepsPerS).toFixed(2)}× raw), started in ${r.startS.toFixed(1)} s\n`);
+      remote.push({ ...r, rawSingleStepsPerS: adjacentRaw.stepsPerS, vsRawSingle: r.stepsPerS / adjacentRaw.stepsPerS });
+      process.stderr.write(`${envId}: ${mode} ${workers} × ${k}: ${r.stepsPerS.toFixed(1)} steps/s (${(r.stepsPerS / adjacentRaw.stepsPerS).toFixed(2)}× raw ${adjacentRaw.stepsPerS.toFixed(1)}), started in ${r.startS.toFixed(1)} s\n`);
     }
   }
   // the raw reference again at the end: the machine's load moves during a run
@@ -112,7 +114,7 @@ for (const envId of envIds) {
 const report = {
   bench: 'ray-scale',
   what:
-    'env steps/s through RemoteVecEnv: sim servers as Ray actors (--sim-cluster auto, a local Ray cluster; ZeroMQ CURVE over TCP) and as local processes (ipc, plain), N servers × K envs, lock-step rounds with fixed actions; vsRawSingle = steps/s over raw single-env in-process stepping (python -m csc_sim bench) measured in the same run',
+    'env steps/s through RemoteVecEnv: sim servers as Ray actors (--sim-cluster auto, a local Ray cluster; ZeroMQ CURVE over TCP) and as local processes (ipc, plain), N servers × K envs, lock-step rounds with fixed actions; vsRawSingle = steps/s over raw single-env in-process stepping (python -m csc_sim bench) measured just before it (rawSingleStepsPerS); raw and rawAfter: the same at the start and end of each env',
   commit: gitCommit(),
   started,
   host: { ...machineInfo(), loadavgEnd: loadavg() },

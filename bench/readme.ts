@@ -75,6 +75,27 @@ function bridgeSection(): string[] {
   ];
 }
 
+function rayScaleSection(): string[] {
+  const r = load('ray-scale.json');
+  if (r === undefined) return [];
+  const counts: number[] = [...new Set<number>(r.results.flatMap((e: any) => e.remote.map((x: any) => x.workers)))].sort((a, b) => a - b);
+  const cell = (e: any, mode: string, w: number): string => {
+    const x = e.remote.find((y: any) => y.mode === mode && y.workers === w);
+    return x === undefined ? '—' : `${f0(x.stepsPerS)} (${f2(x.vsRawSingle)}×)`;
+  };
+  const rows = r.results.map((e: any) =>
+    `| \`${e.env}\` | ${f0(e.raw.single.stepsPerS)} → ${f0(e.rawAfter.single.stepsPerS)} | ${e.envsPerWorker} | ${counts.map((w) => cell(e, 'ray', w)).join(' | ')} | ${counts.map((w) => cell(e, 'local', w)).join(' | ')} |`,
+  );
+  return [
+    `**Sim scale-out on Ray** (\`bench/ray-scale.ts\` → \`ray-scale.json\`, ${day(r.started.date)}, ${r.host.cpus} cores, load average ${r.host.loadavg[0].toFixed(1)}): env steps/s through N sim servers as Ray actors (\`--sim-cluster auto\`, ZeroMQ CURVE over TCP) and as N local processes (ipc), K envs each, against raw single-env in-process stepping at the start and end of the same run; with more servers than cores they share the cores ([docs/scale-out.md](docs/scale-out.md)):`,
+    '',
+    `| env | raw steps/s (start → end) | K | ${counts.map((w) => `Ray ${w}`).join(' | ')} | ${counts.map((w) => `local ${w}`).join(' | ')} |`,
+    `|---|---:|---:|${counts.map(() => '---:').join('|')}|${counts.map(() => '---:').join('|')}|`,
+    ...rows,
+    '',
+  ];
+}
+
 function backendsSection(): string[] {
   const b = load('backends.json');
   if (b === undefined) return [];
@@ -190,7 +211,7 @@ function rosSection(): string[] {
 }
 /* eslint-enable */
 
-const body = [...learnerSection(), ...learningSection(), ...bridgeSection(), ...backendsSection(), ...simEnvsSection(), ...rosSection()];
+const body = [...learnerSection(), ...learningSection(), ...bridgeSection(), ...rayScaleSection(), ...backendsSection(), ...simEnvsSection(), ...rosSection()];
 const readmePath = join(ROOT, 'README.md');
 const readme = readFileSync(readmePath, 'utf8');
 const a = readme.indexOf(START);

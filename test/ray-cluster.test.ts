@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { curveKeyPair } from 'zeromq';
 import { resolveConfig } from '../src/algos/config.ts';
 import { SimClient } from '../src/bridge/client.ts';
-import { SimTimeoutError } from '../src/bridge/errors.ts';
+import { SimStartError, SimTimeoutError } from '../src/bridge/errors.ts';
 import { REPO_ROOT, simChildEnv, simPython } from '../src/bridge/supervisor.ts';
 import { makeRemoteVecEnv, type BridgeFault, type RemoteVecEnv } from '../src/envs/remote.ts';
 import { initBackend } from '../src/nn/backend.ts';
@@ -187,4 +187,15 @@ test('Ray actors: spread over nodes, CURVE hand-off, a node killed mid-training 
   } finally {
     late.disconnect();
   }
+});
+
+test('an env the actors cannot build fails the start with the server\'s own words, and leaves no actor', { skip, timeout: 300_000 }, async () => {
+  const c = cluster!;
+  await assert.rejects(
+    makeRemoteVecEnv({ kind: 'cluster', address: c.address, envId: 'no-such-env', workers: 2, envsPerWorker: 1 }),
+    (e: unknown) => e instanceof SimStartError && e.reason === 'unknown_env' && /no-such-env/.test(e.message),
+  );
+  // the failed actors were killed: two new ones fit on the two live nodes and serve
+  const env = await makeRemoteVecEnv({ kind: 'cluster', address: c.address, envId: ENV, workers: 2, envsPerWorker: 1, startTimeoutMs: 120_000 });
+  await env.close();
 });

@@ -27,14 +27,15 @@ FAST_HEALTH_CHECKS = {"health_check_initial_delay_ms": 0, "health_check_period_m
 
 
 @contextlib.contextmanager
-def local_cluster(nodes: int, cpus_per_node: int = 1) -> Iterator[Any]:
-    """Yields a started `ray.cluster_utils.Cluster` with `nodes` worker nodes; shuts it down after."""
+def local_cluster(nodes: int, cpus_per_node: int = 1, client_port: int | None = None) -> Iterator[Any]:
+    """Yields a started `ray.cluster_utils.Cluster` with `nodes` worker nodes; shuts it down after.
+    With `client_port`, the head also serves Ray Client (`ray://127.0.0.1:PORT`) there."""
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 0, "object_store_memory": 100 * MB, "include_dashboard": False, "_system_config": FAST_HEALTH_CHECKS},
-    )
+    head: dict[str, Any] = {"num_cpus": 0, "object_store_memory": 100 * MB, "include_dashboard": False, "_system_config": FAST_HEALTH_CHECKS}
+    if client_port is not None:
+        head["ray_client_server_port"] = client_port
+    cluster = Cluster(initialize_head=True, head_node_args=head)
     try:
         for _ in range(nodes):
             cluster.add_node(num_cpus=cpus_per_node, object_store_memory=80 * MB)

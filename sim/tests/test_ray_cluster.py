@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -94,7 +95,7 @@ class _Driver:
         env = {**os.environ, "PYTHONPATH": SIM_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "csc_sim", "ray-cluster", "--address", address, "--env", ENV,
-             "--workers", str(workers), "--num-envs", "2", "--client-key", client_pub],
+             "--workers", str(workers), "--num-envs", "2", f"--client-key={client_pub}"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
         )
         self.events: queue.Queue[dict] = queue.Queue()
@@ -120,15 +121,24 @@ class _Driver:
         self.proc.stdin.flush()
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_actors_spread_over_nodes_hand_over_curve_endpoints_and_survive_a_node_loss():
+    """Through Ray Client (ray://), as a learner outside the cluster connects; the TypeScript test
+    (test/ray-cluster.test.ts) connects to the GCS address, as a learner on a node does."""
     pytest.importorskip("ray", reason="Ray is not installed (scripts/setup-sim.sh installs sim/requirements-ray.txt)")
     from ray_local_cluster import local_cluster
 
     client_pub, client_sec = _keypair()
     ctx = zmq.Context()
-    with local_cluster(nodes=3) as cluster:
+    port = _free_port()
+    with local_cluster(nodes=3, client_port=port) as cluster:
         nodes = {n.node_id for n in cluster.worker_nodes}
-        driver = _Driver(cluster.address, 2, client_pub)
+        driver = _Driver(f"ray://127.0.0.1:{port}", 2, client_pub)
         try:
             first = [driver.next("endpoint"), driver.next("endpoint")]
             driver.next("ready")

@@ -168,8 +168,10 @@ export class RaySimCluster {
     const python = o.python ?? simPython();
     const startTimeoutMs = o.startTimeoutMs ?? 180_000;
     const keys = curveKeyPair();
+    // (the key is passed as --client-key=KEY: Z85 keys may start with '-', which argparse would
+    // take for an option)
     const args = ['-m', 'csc_sim', 'ray-cluster', '--address', address, '--env', o.envId, '--workers', String(o.workers),
-      '--num-envs', String(o.envsPerWorker), '--client-key', keys.publicKey, '--parent-pid', String(process.pid)];
+      '--num-envs', String(o.envsPerWorker), `--client-key=${keys.publicKey}`, '--parent-pid', String(process.pid)];
     if (o.cpusPerWorker !== undefined) args.push('--cpus-per-worker', String(o.cpusPerWorker));
     for (const [k, v] of Object.entries(o.envArgs ?? {})) args.push('--env-arg', `${k}=${JSON.stringify(v)}`);
     // detached: a Ctrl-C at the terminal must not reach the driver, nor the Ray processes of a cluster
