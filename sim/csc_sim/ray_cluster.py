@@ -173,6 +173,10 @@ def _connect(ray: Any, address: str, workers: int, cpus_per_worker: float, objec
     """`auto`: a running local cluster, else a new one sized for the workers; otherwise
     `ray://HOST:PORT` (Ray Client, from outside the cluster) or `HOST:PORT` (a node's GCS)."""
     common: dict[str, Any] = {"log_to_driver": False, "configure_logging": True, "logging_level": "warning"}
+    if address.startswith("ray://") and "RAY_AUTH_MODE" not in os.environ and _has_auth_token():
+        # Ray >= 2.59 starts clusters with token authentication; a driver on a node finds the
+        # token by itself, a Ray Client sends it only in token mode (measured with Ray 2.60)
+        os.environ["RAY_AUTH_MODE"] = "token"
     if address != "auto":
         ray.init(address=address, **common)
         return
@@ -353,6 +357,13 @@ def run_ray_cluster(
                 except Exception:
                     pass
         ray.shutdown()
+
+
+def _has_auth_token() -> bool:
+    """Whether this machine has a Ray token: $RAY_AUTH_TOKEN, $RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token."""
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return True
+    return os.path.isfile(os.path.join(os.path.expanduser("~"), ".ray", "auth_token"))
 
 
 def parse_port_range(text: str | None) -> tuple[int, int] | None:
