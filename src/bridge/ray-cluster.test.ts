@@ -33,3 +33,12 @@ const cases: [string, unknown][] = [
 test('driver events are parsed field by field; anything else is ignored', () => {
   for (const [line, want] of cases) assert.deepEqual(parseDriverEvent(line), want, line);
 });
+
+test('makeVecEnv checks --sim-cluster before starting anything', async () => {
+  const { makeVecEnv } = await import('../envs/make.ts');
+  const rejects = (p: Promise<unknown>, re: RegExp): Promise<void> => assert.rejects(p, (e: unknown) => e instanceof EnvInputError && re.test(e.message));
+  await rejects(makeVecEnv('point-nav', 4, { simCluster: 'auto' }), /embedded: --sim, --sim-cluster/);
+  await rejects(makeVecEnv('gym:Pendulum-v1', 4, { simCluster: 'tcp://head:6379' }), /--sim-cluster "tcp:\/\/head:6379": expected auto/);
+  await rejects(makeVecEnv('gym:Pendulum-v1', 4, { simCluster: 'auto', simEndpoints: ['tcp://h:1'] }), /--sim and --sim-cluster both/);
+  await rejects(makeVecEnv('gym:Pendulum-v1', 4, { simCluster: 'auto', simWorkers: 3 }), /does not split evenly over --sim-workers 3/);
+});
