@@ -21,7 +21,7 @@ output is sent to stderr):
   {"event": "ready", "workers": N}                 after the first N endpoints
   {"event": "lost", "worker": j, "generation": g, "endpoint": ..., "reason": "..."}
   {"event": "error", "code": ..., "message": ...}  then exit (codes as for `serve`, plus
-                                                    no_ray 3, ray_connect 6, workers_lost 7)
+                                                    ray_connect 6, workers_lost 7, no_ray 8)
 
 Ports: each server takes a free port of its node, or one in $CSC_SIM_PORT_RANGE (`MIN-MAX`, read
 by the driver) where a firewall allows only a range.
@@ -48,7 +48,7 @@ import zmq
 # driver gives up on the run: more than this means the cluster cannot host the env any more.
 MAX_FAILED_STARTS = 5
 # Exit codes beyond those of `serve` (docs/protocol.md "Server process").
-EXIT_NO_RAY = 3
+EXIT_NO_RAY = 8
 EXIT_RAY_CONNECT = 6
 EXIT_WORKERS_LOST = 7
 
@@ -303,6 +303,15 @@ def run_ray_cluster(
                         continue
                     if "error" in info:
                         err = info["error"]
+                        slot.failed_starts += 1
+                        if slot.ever_ready and slot.failed_starts <= MAX_FAILED_STARTS:
+                            # this env was built before, on some node: try another actor (a node
+                            # without the simulator, or out of ports in CSC_SIM_PORT_RANGE)
+                            print(f"csc_sim ray-cluster: worker {slot.index}: a replacement failed ({err['message']}); starting another",
+                                  file=sys.stderr, flush=True)
+                            ray.kill(slot.actor, no_restart=True)
+                            start(slot)
+                            continue
                         codes = {"unknown_env": 2, "missing_simulator": 3, "env_error": 4, "bind_failed": 5}
                         exit_code = fail(err["code"], codes.get(err["code"], 4), f"worker {slot.index}: {err['message']}")
                         return exit_code

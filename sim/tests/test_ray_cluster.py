@@ -201,3 +201,15 @@ def test_port_range_binds_inside_it_and_rejects_nonsense():
         stop.set()
         t.join(5)
         batch.close()
+
+
+def test_without_ray_the_driver_says_so_and_exits_8(tmp_path):
+    fake = tmp_path / "ray"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('no ray here')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), SIM_ROOT, os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-m", "csc_sim", "ray-cluster", "--env", ENV, f"--client-key={_keypair()[0]}"],
+                       capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 8, r.stderr
+    event = json.loads(r.stdout.strip().splitlines()[-1])
+    assert event["event"] == "error" and event["code"] == "no_ray" and "scripts/setup-sim.sh" in event["message"]
