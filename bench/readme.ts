@@ -97,6 +97,30 @@ function bridgeSection(): string[] {
   ];
 }
 
+function rayScaleSection(): string[] {
+  const r = load('ray-scale.json');
+  if (r === undefined) return [];
+  const counts: number[] = [...new Set<number>(r.results.flatMap((e: any) => e.remote.map((x: any) => x.workers)))].sort((a, b) => a - b);
+  // the shared machine's load moves: every raw measurement of the env in the run, and their median
+  const raws = (e: any): number[] => [e.raw.single.stepsPerS, e.rawAfter.single.stepsPerS, ...e.remote.map((x: any) => x.rawSingleStepsPerS)].sort((a, b) => a - b);
+  const median = (xs: number[]): number => (xs.length % 2 === 1 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2);
+  const cell = (e: any, mode: string, w: number): string => {
+    const x = e.remote.find((y: any) => y.mode === mode && y.workers === w);
+    return x === undefined ? '—' : `${f0(x.stepsPerS)} (${f2(x.stepsPerS / median(raws(e)))}×)`;
+  };
+  const rows = r.results.map((e: any) =>
+    `| \`${e.env}\` | ${f0(median(raws(e)))} (${f0(raws(e)[0] ?? NaN)}–${f0(raws(e).at(-1) ?? NaN)}) | ${e.envsPerWorker} | ${counts.map((w) => cell(e, 'ray', w)).join(' | ')} | ${counts.map((w) => cell(e, 'local', w)).join(' | ')} |`,
+  );
+  return [
+    `**Sim scale-out on Ray** (\`bench/ray-scale.ts\` → \`ray-scale.json\`, ${day(r.started.date)}, ${r.host.cpus} cores, load average ${r.host.loadavg[0].toFixed(1)}): env steps/s through N sim servers as Ray actors (\`--sim-cluster auto\`, ZeroMQ CURVE over TCP) and as N local processes (ipc), K envs each, against raw single-env in-process stepping measured before each of them in the same run (× = over the median of those; the range shows how the shared machine's load moved); with more servers than cores they share the cores ([docs/scale-out.md](docs/scale-out.md)):`,
+    '',
+    `| env | raw steps/s, median (range) | K | ${counts.map((w) => `Ray ${w}`).join(' | ')} | ${counts.map((w) => `local ${w}`).join(' | ')} |`,
+    `|---|---:|---:|${counts.map(() => '---:').join('|')}|${counts.map(() => '---:').join('|')}|`,
+    ...rows,
+    '',
+  ];
+}
+
 function backendsSection(): string[] {
   const b = load('backends.json');
   if (b === undefined) return [];
@@ -214,7 +238,7 @@ function rosSection(): string[] {
 }
 /* eslint-enable */
 
-const body = [...learnerSection(), ...learningSection(), ...bridgeSection(), ...backendsSection(), ...simEnvsSection(), ...rosSection()];
+const body = [...learnerSection(), ...learningSection(), ...bridgeSection(), ...rayScaleSection(), ...backendsSection(), ...simEnvsSection(), ...rosSection()];
 const readmePath = join(ROOT, 'README.md');
 const readme = readFileSync(readmePath, 'utf8');
 const a = readme.indexOf(START);
