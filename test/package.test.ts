@@ -29,7 +29,7 @@ test('npm pack installs into an empty folder and runs csc --version and csc trai
   const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
   assert.ok(info !== undefined);
   const paths = info.files.map((f) => f.path);
-  for (const want of ['bin/csc.mjs', 'dist/cli/main.js', 'hardware/panda.yaml', 'sim/csc_sim/server.py', 'scripts/setup-sim.sh', 'package.xml'])
+  for (const want of ['bin/csc.mjs', 'dist/cli/main.js', 'hardware/panda.yaml', 'sim/csc_sim/server.py', 'scripts/setup-sim.sh', 'package.xml', 'checkpoints/laikago-stand/checkpoint.json', 'checkpoints/laikago-stand/weights.bin'])
     assert.ok(paths.includes(want), `${want} is not in the package`);
   for (const p of paths) assert.doesNotMatch(p, /^src\/|\.test\.|\.tsbuildinfo$|^sim\/\.venv|^node_modules\//, `${p} should not be in the package`);
 

@@ -8,7 +8,7 @@ import { defaultRunDirName, readConfig } from '../runs/run-folder.ts';
 import { train } from '../runs/train.ts';
 import type { EnvArgs } from '../bridge/supervisor.ts';
 import { backendFlag, listFlag, numberFlag, parseFlags, UsageError } from './args.ts';
-import { resolveCheckpointDir } from './eval.ts';
+import { resolveInitPolicy } from './init-policy.ts';
 
 export const TRAIN_USAGE = `Usage: csc train [options]
 
@@ -31,8 +31,10 @@ Options:
   --out DIR              run folder (default runs/<env>-<algo>-s<seed>-<time>)
   --resume               continue the run in --out from its latest checkpoint
   --config FILE          JSON file of config fields (see src/algos/config.ts)
-  --init-policy PATH     start from the policy of a checkpoint or run folder (e.g. a laikago-stand
-                         controller for laikago-walk); observation/action sizes must match
+  --init-policy PATH     start from the policy of a checkpoint or run folder; observation/action
+                         sizes must match. Default: laikago-walk (all algos but sac) starts from
+                         the shipped standing controller checkpoints/laikago-stand (paper A.8),
+                         other envs from a fresh policy; \`none\` starts fresh everywhere
   --seed-data FILE       seed the replay buffer D_env with a file of labelled transitions before
                          training (Appendix A.10; format: docs/seed-data.md; csc record makes one)
   --record-transitions FILE  write every transition of this run to a seed-data file (.jsonl,
@@ -175,8 +177,11 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   const simWorkers = numberFlag(f['sim-workers'], '--sim-workers', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
   const out = f.out ?? `runs/${defaultRunDirName({ env: config.env, algo: config.algo, seed: config.seed })}`;
 
+  const initPolicy = await resolveInitPolicy(f['init-policy'], config.env, config.algo, f.resume === true);
+
   const backend = await initBackend(config.backend);
   process.stderr.write(`csc train: ${config.algo} on ${config.env}, seed ${config.seed}, χ ${config.chi}; backend ${backend.detail}; run folder ${out}\n`);
+  if (initPolicy !== undefined) process.stderr.write(`csc train: policy starts from ${initPolicy}\n`);
 
   let stopRequested = false;
   const onSigint = (): void => {
@@ -199,7 +204,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       progress,
       sim: { simWorkers, simEndpoints: listFlag(f.sim), simCluster: f['sim-cluster'], envArgs: parseEnvArgs(f['env-arg']) },
       shouldStop: () => stopRequested,
-      ...(f['init-policy'] !== undefined ? { initPolicy: await resolveCheckpointDir(f['init-policy']) } : {}),
+      ...(initPolicy !== undefined ? { initPolicy } : {}),
       ...(f['seed-data'] !== undefined ? { seedData: f['seed-data'] } : {}),
       ...(f['record-transitions'] !== undefined ? { recordTransitions: f['record-transitions'] } : {}),
       provenance: { command: ['csc', 'train', ...argv].join(' '), commit: gitCommit() },
