@@ -146,6 +146,8 @@ function learningSection(): string[] {
     'learning-point-nav-60ep.json',
     'learning-point-nav-60ep-paper.json',
     'learning-car-nav-200k.json',
+    'learning-laikago-walk-96k.json',
+    'learning-panda-push-topple-16k.json',
     'learning-point-nav.json',
     'learning-point-nav-cpo.json',
     'learning-point-nav-sac.json',
