@@ -4,16 +4,27 @@
  * (17→64→64→2 tanh, `GaussianPolicy.meanStd`) and of the safety critic (19→64→64→1 tanh + sigmoid,
  * `SafetyCritic.predict`; the 1600-row case is the rollout's filter, 16 envs × 100 candidates, via
  * `SafetyCritic.predictCandidates`), one CQL update at batch 256 (`SafetyCritic.update`) and one
- * Fisher-vector product on 2000 states (`GaussianPolicy.fisherVectorProduct`). Each forward is
- * also run as a hand-written Float32Array MLP with the same weights in the same process: the
- * reference the ratios are taken against, and a check that the backend computes the same numbers.
+ * Fisher-vector product on 2000 states (`GaussianPolicy.fisherVectorProduct`), and whole CSC epochs
+ * on point-nav (`CscLearner.runEpoch`: rollout with the filter, critic updates, policy step; one
+ * untimed warm-up epoch first). Each forward is also run as a hand-written Float32Array MLP with
+ * the same weights in the same process: the reference the ratios are taken against, and a check
+ * that the backend computes the same numbers.
  *
  *   node --import tsx bench/backends.ts [--backends wasm,cpu,tensorflow] [--rounds 3] [--budget-ms 400]
+ *                                       [--epochs 1] [--epoch-steps 2000] [--out FILE]
+ *
+ * On a machine with an NVIDIA GPU, after `bash scripts/build-tfjs-node.sh --gpu` (docs/backends.md):
+ *
+ *   node --import tsx bench/backends.ts --backends wasm,tensorflow,tensorflow-gpu
+ *
+ * measures the GPU build against the CPU backends in the same run; with tensorflow-gpu in the list
+ * the results go to bench/results/backends-gpu.json, and each backend's report says whether
+ * TensorFlow ran on a GPU (`gpu`).
  *
  * One child process per backend: a process holds one initialised backend (src/nn/backend.ts
  * refuses to switch), importing tfjs-node switches the global backend by itself, and a fresh
  * process keeps one backend's JIT and allocator state out of another's numbers.
- * Writes bench/results/backends.json.
+ * Writes bench/results/backends.json (backends-gpu.json when tensorflow-gpu is measured).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -22,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveConfig } from '../src/algos/config.ts';
+import { CscLearner } from '../src/algos/csc.ts';
 import { SafetyCritic } from '../src/algos/safety-critic.ts';
 import { Rng } from '../src/core/rng.ts';
 import type { ReplayBatch } from '../src/core/replay.ts';
@@ -36,11 +48,16 @@ const { values } = parseArgs({
     child: { type: 'string' },
     'budget-ms': { type: 'string', default: '400' },
     rounds: { type: 'string', default: '3' },
-    out: { type: 'string', default: 'bench/results/backends.json' },
+    epochs: { type: 'string', default: '1' },
+    'epoch-steps': { type: 'string', default: '2000' },
+    out: { type: 'string' },
   },
 });
 const budgetMs = Number(values['budget-ms']);
 const numRounds = Math.max(1, Math.floor(Number(values.rounds)));
+/** Timed CSC epochs per round (after one warm-up epoch); 0 skips the epoch measurement. */
+const numEpochs = Math.max(0, Math.floor(Number(values.epochs)));
+const epochSteps = Math.floor(Number(values['epoch-steps']));
 
 /** One timed operation: median wall time per call over `samples` samples. */
 interface Timing {
@@ -73,8 +90,29 @@ interface UpdateResult {
   readonly leakedTensors: number;
 }
 
+/** Whole CSC epochs on point-nav: wall time per epoch and env steps/s. */
+interface EpochResult {
+  readonly op: string;
+  readonly envSteps: number;
+  /** Wall time of each timed epoch, ms. */
+  readonly epochMs: readonly number[];
+  readonly medianMs: number;
+  readonly envStepsPerS: number;
+  /** Tensors alive after the timed epochs minus after the warm-up: must stay ≈ 0. */
+  readonly leakedTensors: number;
+}
+
 type ChildReport =
-  | { readonly status: 'ok'; readonly name: string; readonly detail: string; readonly forward: ForwardResult[]; readonly updates: UpdateResult[] }
+  | {
+      readonly status: 'ok';
+      readonly name: string;
+      readonly detail: string;
+      /** Native backends: whether TensorFlow ran on a GPU. */
+      readonly gpu?: boolean;
+      readonly forward: ForwardResult[];
+      readonly updates: UpdateResult[];
+      readonly epochs?: EpochResult;
+    }
   | { readonly status: 'unavailable'; readonly error: string };
 
 function median(xs: readonly number[], q = 0.5): number {
@@ -241,7 +279,29 @@ async function child(choice: BackendChoice): Promise<ChildReport> {
   }
   policy.dispose();
   critic.dispose();
-  return { status: 'ok', name: info.name, detail: info.detail, forward, updates };
+  const epochs = numEpochs > 0 ? await cscEpochs(choice) : undefined;
+  return { status: 'ok', name: info.name, detail: info.detail, ...(info.gpu === undefined ? {} : { gpu: info.gpu }), forward, updates, ...(epochs ? { epochs } : {}) };
+}
+
+/** One warm-up CSC epoch (kernel set-up, first allocations), then `numEpochs` timed ones. */
+async function cscEpochs(choice: BackendChoice): Promise<EpochResult> {
+  const cfg = resolveConfig({ algo: 'csc', seed: 0, backend: choice, stepsPerEpoch: epochSteps });
+  const learner = new CscLearner(cfg, new PointNavVecEnv(cfg.numEnvs));
+  await learner.start();
+  await learner.runEpoch();
+  const before = tf.memory().numTensors;
+  const epochMs: number[] = [];
+  let steps = 0;
+  for (let e = 0; e < numEpochs; e++) {
+    const t0 = performance.now();
+    const m = await learner.runEpoch();
+    epochMs.push(performance.now() - t0);
+    steps += m.envSteps;
+  }
+  const leakedTensors = tf.memory().numTensors - before;
+  learner.dispose();
+  const totalS = epochMs.reduce((a, b) => a + b, 0) / 1000;
+  return { op: 'CSC epoch (point-nav)', envSteps: Math.round(steps / numEpochs), epochMs, medianMs: median(epochMs), envStepsPerS: steps / totalS, leakedTensors };
 }
 
 /** One report from several rounds of the same backend: per timing, the median of the rounds' medians. */
@@ -262,7 +322,18 @@ function mergeRounds(reports: readonly ChildReport[]): ChildReport {
     return { ...f, backend, reference, ratioToReference: backend.medianUs / reference.medianUs, maxAbsDiff: Math.max(...ok.map((r) => r.forward[i]!.maxAbsDiff)) };
   });
   const updates = first.updates.map((u, i) => ({ ...u, backend: merge(ok.map((r) => r.updates[i]!.backend)), leakedTensors: Math.max(...ok.map((r) => r.updates[i]!.leakedTensors)) }));
-  return { ...first, forward, updates };
+  const eps = ok.flatMap((r) => (r.epochs ? [r.epochs] : []));
+  const epochs: EpochResult | undefined =
+    eps[0] === undefined
+      ? undefined
+      : {
+          ...eps[0],
+          epochMs: eps.flatMap((e) => e.epochMs),
+          medianMs: median(eps.flatMap((e) => e.epochMs)),
+          envStepsPerS: median(eps.map((e) => e.envStepsPerS)),
+          leakedTensors: Math.max(...eps.map((e) => e.leakedTensors)),
+        };
+  return { ...first, forward, updates, ...(epochs ? { epochs } : {}) };
 }
 
 function isChoice(s: string): s is BackendChoice {
@@ -285,7 +356,8 @@ if (values.child !== undefined) {
     for (const c of choices) {
       if (rounds[c]?.[0]?.status === 'unavailable') continue;
       process.stderr.write(`bench/backends: round ${round + 1}/${numRounds}: ${c} …\n`);
-      const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', c, '--budget-ms', String(budgetMs)], {
+      const args = ['--child', c, '--budget-ms', String(budgetMs), '--epochs', String(numEpochs), '--epoch-steps', String(epochSteps)];
+      const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
         maxBuffer: 16 << 20,
@@ -306,35 +378,48 @@ if (values.child !== undefined) {
     commit: gitCommit(),
     date: new Date().toISOString(),
     host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, loadavg1mStart: loadStart[0], loadavg1mEnd: loadavg()[0] },
-    settings: { budgetMsPerTiming: budgetMs, rounds: numRounds, policy: `17→${config.policyHidden.join('→')}→2 ${config.activation}`, critic: `19→${config.criticHidden.join('→')}→1 ${config.activation} + sigmoid`, criticBatch: config.criticBatch, criticPolicySamples: config.criticPolicySamples, fvpStates: Math.floor(config.stepsPerEpoch / config.fvpSubsample), filterRows: `${config.numEnvs} envs × ${config.filterCandidates} candidates` },
+    settings: { budgetMsPerTiming: budgetMs, rounds: numRounds, cscEpochs: numEpochs, cscEpochSteps: epochSteps, policy: `17→${config.policyHidden.join('→')}→2 ${config.activation}`, critic: `19→${config.criticHidden.join('→')}→1 ${config.activation} + sigmoid`, criticBatch: config.criticBatch, criticPolicySamples: config.criticPolicySamples, fvpStates: Math.floor(config.stepsPerEpoch / config.fvpSubsample), filterRows: `${config.numEnvs} envs × ${config.filterCandidates} candidates` },
     backends,
   };
+  const out = values.out ?? (choices.includes('tensorflow-gpu') ? 'bench/results/backends-gpu.json' : 'bench/results/backends.json');
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  process.stderr.write(`bench/backends: wrote ${out}\n`);
 
   // A markdown table for docs/backends.md: medians in µs.
   const ok = choices.flatMap((c) => {
     const r = backends[c];
     return r?.status === 'ok' ? [[c, r] as const] : [];
   });
-  const fmt = (us: number): string => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(us < 10 ? 1 : 0)} µs`);
+  const fmt = (us: number): string => (us >= 1e6 ? `${(us / 1e6).toFixed(2)} s` : us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(us < 10 ? 1 : 0)} µs`);
   const first = ok[0]?.[1];
   const wasm = backends.wasm?.status === 'ok' ? backends.wasm : undefined;
   const native = backends.tensorflow?.status === 'ok' ? backends.tensorflow : undefined;
-  const speedup = (w: Timing | undefined, t: Timing | undefined): string => (w && t ? ` ${(w.medianUs / t.medianUs).toFixed(1)}× |` : '');
+  const gpuBuild = backends['tensorflow-gpu']?.status === 'ok' ? backends['tensorflow-gpu'] : undefined;
+  const ratio = (a: number | undefined, b: number | undefined): string => (a !== undefined && b !== undefined ? ` ${(a / b).toFixed(1)}× |` : '');
+  // Ratio columns: wasm ÷ tensorflow (CPU), and tensorflow ÷ tensorflow-gpu when both ran.
+  const pairs = [
+    ...(wasm !== undefined && native !== undefined ? [['wasm', wasm, native] as const] : []),
+    ...(native !== undefined && gpuBuild !== undefined ? [['tensorflow', native, gpuBuild] as const] : []),
+  ];
   if (first !== undefined) {
-    const both = wasm !== undefined && native !== undefined;
-    console.log(`| op | rows | ${ok.map(([c]) => c).join(' | ')} | reference (Float32Array) |${both ? ' wasm ÷ tensorflow |' : ''}`);
-    console.log(`|---|---|${ok.map(() => '---|').join('')}---|${both ? '---|' : ''}`);
+    const head = pairs.map(([a]) => ` ${a} ÷ ${a === 'wasm' ? 'tensorflow' : 'tensorflow-gpu'} |`).join('');
+    console.log(`| op | rows | ${ok.map(([c]) => c).join(' | ')} | reference (Float32Array) |${head}`);
+    console.log(`|---|---|${ok.map(() => '---|').join('')}---|${pairs.map(() => '---|').join('')}`);
     first.forward.forEach((f, i) => {
       const refs = ok.map(([, r]) => r.forward[i]!.reference.medianUs);
       const cells = ok.map(([, r]) => fmt(r.forward[i]!.backend.medianUs)).join(' | ');
-      console.log(`| ${f.op} | ${f.rows} | ${cells} | ${fmt(median(refs))} |${speedup(wasm?.forward[i]?.backend, native?.forward[i]?.backend)}`);
+      console.log(`| ${f.op} | ${f.rows} | ${cells} | ${fmt(median(refs))} |${pairs.map(([, a, b]) => ratio(a.forward[i]?.backend.medianUs, b.forward[i]?.backend.medianUs)).join('')}`);
     });
     first.updates.forEach((u, i) => {
       const cells = ok.map(([, r]) => fmt(r.updates[i]!.backend.medianUs)).join(' | ');
-      console.log(`| ${u.op} | ${u.rows} | ${cells} | — |${speedup(wasm?.updates[i]?.backend, native?.updates[i]?.backend)}`);
+      console.log(`| ${u.op} | ${u.rows} | ${cells} | — |${pairs.map(([, a, b]) => ratio(a.updates[i]?.backend.medianUs, b.updates[i]?.backend.medianUs)).join('')}`);
     });
+    if (first.epochs !== undefined) {
+      const cells = ok.map(([, r]) => (r.epochs ? `${fmt(r.epochs.medianMs * 1000)} (${Math.round(r.epochs.envStepsPerS)} steps/s)` : '—')).join(' | ');
+      console.log(`| ${first.epochs.op} | ${first.epochs.envSteps} steps | ${cells} | — |${pairs.map(([, a, b]) => ratio(a.epochs?.medianMs, b.epochs?.medianMs)).join('')}`);
+    }
+    for (const [c, r] of ok) if (r.gpu !== undefined) console.log(`${c}: ${r.detail}`);
   }
   for (const c of choices) {
     const r = backends[c];

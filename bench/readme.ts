@@ -28,26 +28,48 @@ const pm = (s: { mean: number | null; std: number | null; n: number } | undefine
   s === undefined || s.mean === null ? '—' : `${s.mean.toFixed(digits)} ± ${(s.std ?? 0).toFixed(digits)}`;
 const day = (iso: string): string => iso.slice(0, 10);
 
+const ALGO_NAMES: Record<string, string> = { csc: 'CSC', trpo: 'TRPO (Base)', cpo: 'CPO', sac: 'SAC', qensemble: 'Q-ensembles' };
+
 function learnerSection(): string[] {
   const l = load('learner.json');
   if (l === undefined) return [];
+  const base = load('learner-base.json');
   const native = load('learner-tensorflow.json');
   const csc = l.train.csc;
-  const trpo = l.train.trpo;
+  const goal: Record<string, string> = {
+    csc: `≥ 10,000 and ≥ 0.5× TRPO: ${l.goals.met.cscStepsPerS ? 'met' : 'not met'}, ${l.goals.met.cscOverTrpo ? 'met' : 'not met'} (${f2(l.ratios.cscVsTrpo)}×)`,
+    trpo: `≥ 20,000: ${l.goals.met.trpoStepsPerS ? 'met' : 'not met'}`,
+    sac: `≥ 2,000: ${l.goals.met.sacStepsPerS ? 'met' : 'not met'}`,
+  };
   const tensors = csc.perEpoch.map((e: any) => e.tensors).join(' → ');
   const rss = csc.perEpoch.map((e: any) => Math.round(e.rssMiB)).join(' → ');
+  const rows = Object.values(l.train).map((t: any) => {
+    const b = base?.train?.[t.algo];
+    return `| \`csc train --algo ${t.algo}\`, ${ALGO_NAMES[t.algo] ?? t.algo} | ${f0(t.envStepsPerS)} | ${f0(t.envStepsPerCpuS)} | ${b === undefined ? '—' : `${f0(b.envStepsPerS)} / ${f0(b.envStepsPerCpuS)}`} | ${goal[t.algo] ?? ''} |`;
+  });
+  const profiled = ['csc', 'trpo'].filter((a) => l.train[a] !== undefined);
+  const phases = [...new Set(profiled.flatMap((a) => Object.keys(l.train[a].profile)))];
+  const cell = (r: any, a: string, k: string): string => {
+    const p = r?.train?.[a]?.profile?.[k];
+    return p === undefined ? '—' : `${f0(p.ms)} (${(100 * p.share).toFixed(0)}%)`;
+  };
   return [
-    `**Learner** (\`bench/learner.ts\` → \`learner.json\`, ${l.backend.detail}, ${day(l.date)}):`,
+    `**Learner** (\`bench/learner.ts\` → \`learner.json\`, point-nav, default config: ${l.config.numEnvs} envs, ${l.config.stepsPerEpoch} steps an epoch, ${l.config.filterCandidates} candidates, ${l.config.criticUpdatesPerEpoch} critic updates of ${l.config.criticBatch}; ${l.backend.detail}, ${day(l.date)}, load ${l.machine.loadavg[0].toFixed(1)}). ${base === undefined ? '' : `"before" is \`learner-base.json\` (${day(base.date)}): ${base.note}`}`,
     '',
-    '| | env steps/s | goal |',
-    '|---|---:|---|',
-    `| \`csc train\`, CSC, point-nav, ${l.config.numEnvs} envs, ${l.config.filterCandidates} candidates | ${f0(csc.envStepsPerS)} | ≥ 10,000: ${l.goals.met.cscStepsPerS ? 'met' : 'not met'} |`,
-    `| \`csc train\`, TRPO | ${f0(trpo.envStepsPerS)} | |`,
-    ...(native === undefined ? [] : [`| \`csc train --backend tensorflow\`, CSC (\`learner-tensorflow.json\`, ${day(native.date)}) | ${f0(native.train.csc.envStepsPerS)} | ${native.goals.met.cscStepsPerS ? 'met' : 'not met'} |`, `| \`csc train --backend tensorflow\`, TRPO | ${f0(native.train.trpo.envStepsPerS)} | |`]),
-    `| reference: raw point-nav stepping | ${f0(l.reference.rawEnvStepsPerS)} | |`,
-    `| reference: a plain batched policy forward pass per step | ${f0(l.reference.plainForwardStepsPerS)} | |`,
+    '| | env steps/s | env steps per CPU-s | before: steps/s / per CPU-s | goal |',
+    '|---|---:|---:|---:|---|',
+    ...rows,
+    ...(native === undefined ? [] : [`| \`csc train --backend tensorflow\`, CSC (\`learner-tensorflow.json\`, ${day(native.date)}, older code) | ${f0(native.train.csc.envStepsPerS)} | | | |`]),
+    `| reference: raw point-nav stepping | ${f0(l.reference.rawEnvStepsPerS)} | | | |`,
+    `| reference: a plain batched policy forward pass per step | ${f0(l.reference.plainForwardStepsPerS)} | | | |`,
     '',
-    `Filter decision for one state, ${l.config.filterCandidates} candidates: all rejected (the common case with the paper's ε) p50 ${f2(l.filterLatency.exhausted100.p50Ms)} ms, p99 ${f2(l.filterLatency.exhausted100.p99Ms)} ms; first candidate accepted p50 ${f2(l.filterLatency.acceptFirst.p50Ms)} ms, p99 ${f2(l.filterLatency.acceptFirst.p99Ms)} ms (goal p99 ≤ 0.25 ms: ${l.goals.met.filterP99Ms ? 'met' : 'not met'}). Live tensors per epoch ${tensors} (flat); RSS ${rss} MiB. The critic's 1,600-row candidate pass and its CQL updates take most of a CSC epoch (docs/backends.md).`,
+    `Where an epoch's wall time goes (ms per epoch and share; docs/backends.md explains each change):`,
+    '',
+    `| phase | ${profiled.map((a) => `${ALGO_NAMES[a]} before | ${ALGO_NAMES[a]} now`).join(' | ')} |`,
+    `|---|${profiled.map(() => '---:|---:').join('|')}|`,
+    ...phases.map((k) => `| ${k} | ${profiled.map((a) => `${cell(base, a, k)} | ${cell(l, a, k)}`).join(' | ')} |`),
+    '',
+    `Filter decision for one state, ${l.config.filterCandidates} candidates: all rejected p50 ${f2(l.filterLatency.exhausted100.p50Ms)} ms, p99 ${f2(l.filterLatency.exhausted100.p99Ms)} ms; first candidate accepted p50 ${f2(l.filterLatency.acceptFirst.p50Ms)} ms, p99 ${f2(l.filterLatency.acceptFirst.p99Ms)} ms (goal p99 ≤ 0.25 ms: ${l.goals.met.filterP99Ms ? 'met' : 'not met'}). CSC's live tensors per epoch ${tensors} (flat); RSS ${rss} MiB.`,
     '',
   ];
 }
@@ -75,6 +97,30 @@ function bridgeSection(): string[] {
   ];
 }
 
+function rayScaleSection(): string[] {
+  const r = load('ray-scale.json');
+  if (r === undefined) return [];
+  const counts: number[] = [...new Set<number>(r.results.flatMap((e: any) => e.remote.map((x: any) => x.workers)))].sort((a, b) => a - b);
+  // the shared machine's load moves: every raw measurement of the env in the run, and their median
+  const raws = (e: any): number[] => [e.raw.single.stepsPerS, e.rawAfter.single.stepsPerS, ...e.remote.map((x: any) => x.rawSingleStepsPerS)].sort((a, b) => a - b);
+  const median = (xs: number[]): number => (xs.length % 2 === 1 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2);
+  const cell = (e: any, mode: string, w: number): string => {
+    const x = e.remote.find((y: any) => y.mode === mode && y.workers === w);
+    return x === undefined ? '—' : `${f0(x.stepsPerS)} (${f2(x.stepsPerS / median(raws(e)))}×)`;
+  };
+  const rows = r.results.map((e: any) =>
+    `| \`${e.env}\` | ${f0(median(raws(e)))} (${f0(raws(e)[0] ?? NaN)}–${f0(raws(e).at(-1) ?? NaN)}) | ${e.envsPerWorker} | ${counts.map((w) => cell(e, 'ray', w)).join(' | ')} | ${counts.map((w) => cell(e, 'local', w)).join(' | ')} |`,
+  );
+  return [
+    `**Sim scale-out on Ray** (\`bench/ray-scale.ts\` → \`ray-scale.json\`, ${day(r.started.date)}, ${r.host.cpus} cores, load average ${r.host.loadavg[0].toFixed(1)}): env steps/s through N sim servers as Ray actors (\`--sim-cluster auto\`, ZeroMQ CURVE over TCP) and as N local processes (ipc), K envs each, against raw single-env in-process stepping measured before each of them in the same run (× = over the median of those; the range shows how the shared machine's load moved); with more servers than cores they share the cores ([docs/scale-out.md](docs/scale-out.md)):`,
+    '',
+    `| env | raw steps/s, median (range) | K | ${counts.map((w) => `Ray ${w}`).join(' | ')} | ${counts.map((w) => `local ${w}`).join(' | ')} |`,
+    `|---|---:|---:|${counts.map(() => '---:').join('|')}|${counts.map(() => '---:').join('|')}|`,
+    ...rows,
+    '',
+  ];
+}
+
 function backendsSection(): string[] {
   const b = load('backends.json');
   if (b === undefined) return [];
@@ -93,11 +139,15 @@ function backendsSection(): string[] {
 function learningSection(): string[] {
   // Later files add only the groups (env, algorithm, budget) the earlier ones did not have. The
   // files measured before 2026-11-27 ran CSC as Algorithm 1 is printed, which `--preset paper`
-  // keeps: their CSC rows are labelled so.
+  // keeps: their CSC rows are labelled so. `-60ep-kernels` is the README default run again after
+  // issue 12's kernel and critic-pass changes (docs/results.md compares it with `-60ep`).
   const names = [
+    'learning-point-nav-60ep-kernels.json',
     'learning-point-nav-60ep.json',
     'learning-point-nav-60ep-paper.json',
     'learning-car-nav-200k.json',
+    'learning-laikago-walk-96k.json',
+    'learning-panda-push-topple-16k.json',
     'learning-point-nav.json',
     'learning-point-nav-cpo.json',
     'learning-point-nav-sac.json',
@@ -190,7 +240,7 @@ function rosSection(): string[] {
 }
 /* eslint-enable */
 
-const body = [...learnerSection(), ...learningSection(), ...bridgeSection(), ...backendsSection(), ...simEnvsSection(), ...rosSection()];
+const body = [...learnerSection(), ...learningSection(), ...bridgeSection(), ...rayScaleSection(), ...backendsSection(), ...simEnvsSection(), ...rosSection()];
 const readmePath = join(ROOT, 'README.md');
 const readme = readFileSync(readmePath, 'utf8');
 const a = readme.indexOf(START);

@@ -6,6 +6,9 @@
 # Env: CSC_SIM_BASE_PYTHON  the interpreter to build the venv from (default: python3.11 on PATH,
 #                           then /usr/bin/python3.11)
 #      CSC_SIM_VENV         where to put the venv (default: sim/.venv)
+#      CSC_SIM_RAY          0: skip Ray (sim/requirements-ray.txt, `csc train --sim-cluster`; about
+#                           200 MB and a minute), installed by default on top of the simulators
+#                           with a stamp of its own, so adding it does not rebuild the venv
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -23,8 +26,27 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libOSMesa\.so'; then
   fi
 fi
 
+# Ray layer (docs/scale-out.md): after the simulators, with its own stamp.
+ray_stamp="$venv/.csc-sim-ray-stamp"
+install_ray() {
+  [ "${CSC_SIM_RAY:-1}" = 0 ] && return 0
+  local want_ray
+  want_ray="$(cat sim/requirements-ray.txt | sha256sum | cut -d' ' -f1)"
+  if [ -f "$ray_stamp" ] && [ "$(cat "$ray_stamp")" = "$want_ray" ]; then
+    return 0
+  fi
+  echo "setup-sim: installing Ray (sim/requirements-ray.txt) for --sim-cluster" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r sim/requirements-ray.txt
+  "$venv/bin/python" -c 'import ray, ray.util.client' || {
+    echo "setup-sim: Ray does not import in $venv; --sim-cluster will not work (set CSC_SIM_RAY=0 to skip it)" >&2
+    return 1
+  }
+  echo "$want_ray" > "$ray_stamp"
+}
+
 want="$(cat sim/requirements.txt sim/requirements-nodeps.txt sim/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  install_ray
   exit 0
 fi
 
@@ -73,4 +95,5 @@ for _ in range(3):
 env.close()
 ' || { echo "setup-sim: could not build and step panda-push-topple in $venv" >&2; exit 1; }
 echo "$want" > "$stamp"
+install_ray
 echo "setup-sim: ready ($py)" >&2

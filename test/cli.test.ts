@@ -63,5 +63,5 @@ test('--env-arg is parsed as JSON (bare words as strings) and refused for embedd
   assert.equal(parseEnvArgs(undefined), undefined);
   const r = csc('train', '--env', 'point-nav', '--env-arg', 'a=1', '--epochs', '1', '--out', join(tmpdir(), `csc-never2-${process.pid}`));
   assert.equal(r.code, 1);
-  assert.match(r.err, /point-nav is embedded: --sim, --sim-workers and --env-arg apply only to Python simulators/);
+  assert.match(r.err, /point-nav is embedded: --sim, --sim-cluster, --sim-workers and --env-arg apply only to Python simulators/);
 });

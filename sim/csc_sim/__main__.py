@@ -1,4 +1,5 @@
-"""`python -m csc_sim serve|bench`: the simulator server and its in-process speed reference."""
+"""`python -m csc_sim serve|bench|ray-cluster`: the simulator server, its in-process speed reference, and
+servers as Ray actors across a Ray cluster (docs/scale-out.md)."""
 from __future__ import annotations
 
 import argparse
@@ -60,6 +61,23 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--num-envs", type=int, default=16, help="batch size for the batched measurement")
     bench.add_argument("--seed", type=int, default=0)
 
+    rc = sub.add_parser("ray-cluster", help="serve envs from Ray actors across a Ray cluster (CURVE); JSON events on stdout",
+                        description="Started by `csc train --sim-cluster`. Creates --workers actors, each a csc-sim/1 "
+                                    "server of --num-envs envs bound to tcp://0.0.0.0:0 on its node with ZeroMQ CURVE; "
+                                    "reports endpoints and server keys as JSON lines, replaces dead actors "
+                                    "(docs/scale-out.md).")
+    _add_env_options(rc)
+    rc.add_argument("--address", default="auto",
+                    help="ray://HOST:PORT (Ray Client), HOST:PORT (a cluster this machine is a node of), or auto "
+                         "(a running local cluster, else a new one); default %(default)s")
+    rc.add_argument("--workers", type=int, default=1, help="actors (servers) to run (default 1)")
+    rc.add_argument("--num-envs", type=int, default=1, help="envs per actor (default 1)")
+    rc.add_argument("--client-key", required=True, help="Z85 CURVE public key of the one client the servers admit")
+    rc.add_argument("--cpus-per-worker", type=float, default=1.0, help="Ray CPUs each actor reserves (default 1)")
+    rc.add_argument("--object-store-mb", type=int, default=100,
+                    help="object store of a cluster started by `auto` (MB, default %(default)s; the actors pass no objects)")
+    rc.add_argument("--parent-pid", type=int, help="exit (killing the actors) when this process is gone")
+
     args = parser.parse_args(argv)
     if args.num_envs < 1:
         parser.error(f"--num-envs {args.num_envs}: expected >= 1")
@@ -67,6 +85,20 @@ def main(argv: list[str] | None = None) -> int:
         from .server import run_server
 
         return run_server(args.env, args.num_envs, args.bind, args.seed, _env_kwargs(args), parent_pid=args.parent_pid)
+    if args.cmd == "ray-cluster":
+        if args.workers < 1:
+            parser.error(f"--workers {args.workers}: expected >= 1")
+        import os
+
+        from .ray_cluster import parse_port_range, run_ray_cluster
+
+        try:
+            port_range = parse_port_range(os.environ.get("CSC_SIM_PORT_RANGE"))
+        except ValueError as e:
+            parser.error(str(e))
+        return run_ray_cluster(args.address, args.env, args.workers, args.num_envs, _env_kwargs(args), args.client_key,
+                               cpus_per_worker=args.cpus_per_worker, object_store_mb=args.object_store_mb,
+                               port_range=port_range, parent_pid=args.parent_pid)
     if args.cmd == "bench":
         from .bench import run_bench
 

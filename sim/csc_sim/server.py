@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import zmq
@@ -151,6 +152,27 @@ def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
+@dataclass(frozen=True)
+class CurveServerKeys:
+    """ZeroMQ CURVE for one server (Z85 keys, 40 characters each): the server's own key pair, and
+    the public keys of the only clients it talks to. A client without the server's public key, or
+    whose own key is not listed, never completes the handshake and gets no reply at all."""
+
+    public_key: str
+    secret_key: str
+    allowed_clients: tuple[str, ...]
+
+
+class _AllowedClients:
+    """Credentials provider for pyzmq's ZAP authenticator: a fixed set of client public keys."""
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = frozenset(k.encode("ascii") for k in keys)
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        return key in self.keys
+
+
 def serve(
     batch: Batch,
     bind: str,
@@ -159,17 +181,36 @@ def serve(
     should_stop: Callable[[], bool] = lambda: False,
     poll_ms: int = 100,
     context: zmq.Context | None = None,
+    curve: CurveServerKeys | None = None,
+    port_range: tuple[int, int] | None = None,
 ) -> None:
     """Binds a ROUTER at `bind` and serves until `close` or `should_stop()` turns true.
 
     `on_ready` receives the bound endpoint (with the real port when `bind` asked for port 0).
+    With `curve`, the socket is a CURVE server (authenticated, encrypted) that admits only
+    `curve.allowed_clients`, checked by a ZAP handler on the same context. With `port_range`
+    (min, max), `bind` is `tcp://HOST` and a free port in [min, max] is taken (a firewall's range).
     """
     ctx = context or zmq.Context.instance()
+    auth = None
+    if curve is not None:
+        from zmq.auth.thread import ThreadAuthenticator
+
+        auth = ThreadAuthenticator(ctx)
+        auth.start()
+        auth.configure_curve_callback("*", credentials_provider=_AllowedClients(curve.allowed_clients))
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
+    if curve is not None:
+        sock.curve_secretkey = curve.secret_key.encode("ascii")
+        sock.curve_publickey = curve.public_key.encode("ascii")
+        sock.curve_server = True
     handler = Handler(batch)
     try:
-        sock.bind(bind)
+        if port_range is None:
+            sock.bind(bind)
+        else:
+            sock.bind_to_random_port(bind, min_port=port_range[0], max_port=port_range[1] + 1, max_tries=200)
         endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         if on_ready is not None:
             on_ready(endpoint)
@@ -184,6 +225,8 @@ def serve(
             sock.send_multipart([*frames[:-1], reply])
     finally:
         sock.close(linger=0)
+        if auth is not None:
+            auth.stop()
 
 
 def _gone(pid: int) -> bool:

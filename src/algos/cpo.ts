@@ -25,6 +25,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { gae } from '../core/gae.ts';
+import { PhaseClock } from '../core/phase-clock.ts';
 import { Rng } from '../core/rng.ts';
 import type { EnvSpec, VecEnv } from '../envs/env.ts';
 import { CheckpointError, type NamedArray, loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.ts';
@@ -150,6 +151,9 @@ export class CpoLearner implements Learner {
   private readonly episodeReturn: Float64Array;
   private readonly totals: Totals = { episodes: 0, envSteps: 0, failures: 0 };
   private epochIndex = 0;
+  private readonly clock = new PhaseClock();
+  /** Wall ms per phase of the last epoch: the profile (bench/learner.ts). */
+  lastPhaseMs: Record<string, number> = {};
   /** The last epoch's step (null before the first, or when the epoch had no valid step). */
   lastStep: CpoStepReport | null = null;
 
@@ -201,6 +205,8 @@ export class CpoLearner implements Learner {
     const T = this.horizon;
     const { obsSize: D, actSize: A, actLow, actHigh } = this.spec;
     const R = this.rollout;
+    const clock = this.clock;
+    clock.start();
 
     // 1. Rollout with the raw policy: a ∼ π_old (kept unclipped for log π), clipped for the env.
     let episodes = 0;
@@ -219,7 +225,9 @@ export class CpoLearner implements Learner {
           clipped[i * A + j] = v < actLow[j]! ? actLow[j]! : v > actHigh[j]! ? actHigh[j]! : v;
         }
       }
+      clock.lap('rollout.policy');
       const step = await this.env.step(clipped);
+      clock.lap('rollout.env');
       const row = t * N;
       R.obs.set(obs, row * D);
       R.nextObs.set(step.nextObs, row * D);
@@ -246,6 +254,7 @@ export class CpoLearner implements Learner {
         }
       }
       this.obs = step.obs;
+      clock.lap('rollout.store');
     }
     const validSteps = T * N - dropped;
 
@@ -265,6 +274,7 @@ export class CpoLearner implements Learner {
     // Observed discounted failures Σ_k γ^k c_{t+k} within the rollout (GAE with V = 0, λ = 1).
     const zeros = new Float32Array(rows);
     const observed = gae({ steps: T, numEnvs: N, rewards: R.cost, values: zeros, nextValues: zeros, terminated: R.terminated, done: R.done, gamma: c.gamma, lambda: 1 }).advantages;
+    clock.lap('advantage');
 
     // 4. The batch of valid rows.
     const valid: number[] = [];
@@ -290,6 +300,7 @@ export class CpoLearner implements Learner {
     });
     standardise(bAdv);
     centre(bCostAdv);
+    clock.lap('batch');
 
     // 5. The CPO step.
     this.lastStep =
@@ -300,12 +311,15 @@ export class CpoLearner implements Learner {
             { maxKl: c.maxKl, cgIters: c.cgIters, cgDamping: c.cgDamping, fvpSubsample: c.fvpSubsample, backtrackRatio: c.cpoBacktrackRatio, backtrackTries: c.cpoBacktrackTries },
           )
         : null;
+    clock.lap('policy.cpoStep');
 
     // 6. V and V_C on their GAE returns.
     if (n > 0) {
       this.value.fit(bObs, bRet, n, c.valueEpochs, c.valueBatch, this.updateRng);
       this.costValue.fit(bObs, bCostRet, n, c.valueEpochs, c.valueBatch, this.updateRng);
     }
+    clock.lap('valueFit');
+    this.lastPhaseMs = clock.take();
 
     this.totals.episodes += episodes;
     this.totals.envSteps += validSteps;

@@ -22,6 +22,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { gae } from '../core/gae.ts';
 import { NStepWriter } from '../core/nstep.ts';
+import { PhaseClock } from '../core/phase-clock.ts';
 import { ReplayBuffer } from '../core/replay.ts';
 import { Rng } from '../core/rng.ts';
 import type { EnvSpec, VecEnv } from '../envs/env.ts';
@@ -88,6 +89,9 @@ export class CscLearner implements Learner {
   private lastEpsilon = Number.NaN;
   private readonly totals: Totals = { episodes: 0, envSteps: 0, failures: 0 };
   private epochIndex = 0;
+  private readonly clock = new PhaseClock();
+  /** Wall ms per phase of the last epoch (rollout policy/filter/env/store, critic, …): the profile. */
+  lastPhaseMs: Record<string, number> = {};
 
   constructor(
     readonly config: LearnerConfig,
@@ -185,6 +189,8 @@ export class CscLearner implements Learner {
     const T = this.horizon;
     const { obsSize: D, actSize: A } = this.spec;
     const R = this.rollout;
+    const clock = this.clock;
+    clock.start();
 
     // 1. ε = (1−γ)(χ − V̂_C^old)
     const epsilon = this.epsilon();
@@ -202,6 +208,7 @@ export class CscLearner implements Learner {
     for (let t = 0; t < T; t++) {
       const obs: Float32Array = this.obs;
       const { mean, std } = this.policy.meanStd(obs, N);
+      clock.lap('rollout.policy');
       const critic = this.critic;
       const decision = filterActions({
         n: N,
@@ -219,7 +226,9 @@ export class CscLearner implements Learner {
         critic: critic === null ? (_o, n, _a, k) => new Float32Array(n * k) : (o, n, a, k) => critic.predictCandidates(o, n, a, k),
         rng: this.actRng,
       });
+      clock.lap('rollout.filter');
       const step = await this.env.step(decision.actions);
+      clock.lap('rollout.env');
       const row = t * N;
       R.obs.set(obs, row * D);
       R.nextObs.set(step.nextObs, row * D);
@@ -270,6 +279,7 @@ export class CscLearner implements Learner {
         }
       }
       this.obs = step.obs;
+      clock.lap('rollout.store');
     }
     this.nstep?.flushAll();
     const validSteps = T * N - dropped;
@@ -278,6 +288,7 @@ export class CscLearner implements Learner {
     //    episodes so that one failure among few episodes cannot flip ε's sign.
     const avgFailures = episodes > 0 ? failures / episodes : 0;
     const windowed = c.failureWindowEpisodes > 0 ? this.failureWindow.mean(avgFailures) : avgFailures;
+    clock.lap('rollout.store');
 
     // 4. Safety critic by CQL(ζ) (eq. 2) on D_env.
     let criticLoss = Number.NaN;
@@ -293,6 +304,7 @@ export class CscLearner implements Learner {
       }
       criticLoss = sum / c.criticUpdatesPerEpoch;
     }
+    clock.lap('critic');
 
     // 5. Advantages: Â_R by GAE, Â_C from the critic, Ã = Â_R − λ′Â_C.
     const rows = T * N;
@@ -309,7 +321,9 @@ export class CscLearner implements Learner {
       gamma: c.gamma,
       lambda: c.gaeLambda,
     });
+    clock.lap('advantage.reward');
     const cost = this.critic === null ? null : this.costAdvantage(R.obs, R.act, rows);
+    clock.lap('advantage.cost');
     const advC = cost?.advantage ?? null;
     const lp = lambdaPrime(this.lambda, c.gamma);
     const valid: number[] = [];
@@ -337,6 +351,7 @@ export class CscLearner implements Learner {
       pAdv[k] = advR[i]! - lp * (advC === null ? 0 : advC[i]!);
     });
     standardise(pAdv);
+    clock.lap('batch');
 
     // 6. Natural-gradient policy step (eqs. 6–8) with the KL line search.
     const step =
@@ -353,11 +368,13 @@ export class CscLearner implements Learner {
               cgDamping: c.cgDamping,
               fvpSubsample: c.fvpSubsample,
             },
+            clock,
           )
         : { accepted: false, tries: 0, kl: 0 };
 
     // 7. Value function on the GAE returns.
     if (n > 0) this.value.fit(bObs, bRet, n, c.valueEpochs, c.valueBatch, this.updateRng);
+    clock.lap('valueFit');
 
     // 8. λ by dual ascent (eq. 9): λ ← max(0, λ + η_λ(V̂_C^old + E[Â_C]/(1−γ) − χ)). With the
     //    window, V̂_C^old is the larger of the window's and this epoch's failures, so λ rises in
@@ -387,6 +404,8 @@ export class CscLearner implements Learner {
     this.totals.envSteps += validSteps;
     this.totals.failures += failures;
     const cal = calibration(R, valid, T, N, c.gamma);
+    clock.lap('bookkeeping');
+    this.lastPhaseMs = clock.take();
     const wallS = (performance.now() - started) / 1000;
     const metrics: EpochMetrics = {
       epoch: this.epochIndex,

@@ -10,6 +10,8 @@ export interface Learner {
   readonly epoch: number;
   /** D_env, which `--seed-data` seeds before training (Appendix A.10); absent or null when the learner has none. */
   readonly replay?: ReplayBuffer | null;
+  /** Wall ms per phase of the last epoch (rollout.policy, rollout.env, critic, valueFit, …): the profile bench/learner.ts reports. */
+  readonly lastPhaseMs: Readonly<Record<string, number>>;
   /** Resets the envs (first epoch) — call once before {@link runEpoch}. */
   start(): Promise<void>;
   /** Collects one epoch of experience and updates the networks (one pass of Algorithm 1's outer loop). */

@@ -6,6 +6,7 @@
  * keeping φ_old.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { PhaseClock } from '../core/phase-clock.ts';
 import type { GaussianPolicy } from '../nn/policy.ts';
 
 /** Solves A x = b for symmetric positive-definite A given only x ↦ A x. */
@@ -133,9 +134,10 @@ export interface NaturalGradientResult extends LineSearchResult {
 /**
  * One natural-gradient step of `policy` on `batch`, maximising the importance-sampled surrogate
  * E[π_φ(a|s)/π_old(a|s) · Ã] (its gradient at φ_old is eq. 8) under KL(π_old ‖ π_φ) ≤ δ.
- * Leaves `policy` at the accepted parameters, or at φ_old.
+ * Leaves `policy` at the accepted parameters, or at φ_old. `clock`, when given, is charged
+ * `policy.gradient`, `policy.cg` (the Fisher-vector products) and `policy.lineSearch`.
  */
-export function naturalGradientStep(policy: GaussianPolicy, batch: PolicyBatch, config: NaturalGradientConfig): NaturalGradientResult {
+export function naturalGradientStep(policy: GaussianPolicy, batch: PolicyBatch, config: NaturalGradientConfig, clock?: PhaseClock): NaturalGradientResult {
   const { n } = batch;
   const obsSize = policy.shape.obsSize;
   const actSize = policy.shape.actSize;
@@ -152,6 +154,7 @@ export function naturalGradientStep(policy: GaussianPolicy, batch: PolicyBatch, 
     const phiOld = policy.getFlat();
     const { value: surrogateOld, grad } = policy.flatGrad(surrogate);
     const gradNorm = Math.sqrt(dot(grad, grad));
+    clock?.lap('policy.gradient');
     const fisher = (v: Float32Array): Float32Array => {
       const fv = policy.fisherVectorProduct(fvpObs, v);
       for (let i = 0; i < fv.length; i++) fv[i]! += config.cgDamping * v[i]!;
@@ -160,6 +163,7 @@ export function naturalGradientStep(policy: GaussianPolicy, batch: PolicyBatch, 
     const direction = conjugateGradient(fisher, grad, config.cgIters);
     const sFs = dot(direction, fisher(direction));
     const stepScale = sFs > 0 ? Math.sqrt((2 * config.maxKl) / sFs) : 0;
+    clock?.lap('policy.cg');
     if (!(stepScale > 0) || !Number.isFinite(stepScale) || gradNorm === 0) {
       return { accepted: false, tries: 0, params: phiOld, kl: 0, improvement: 0, gradNorm, stepScale: 0 };
     }
@@ -171,6 +175,7 @@ export function naturalGradientStep(policy: GaussianPolicy, batch: PolicyBatch, 
     };
     const result = backtrackingLineSearch(phiOld, direction, stepScale, evaluate, surrogateOld, config);
     policy.setFlat(result.params);
+    clock?.lap('policy.lineSearch');
     return { ...result, gradNorm, stepScale };
   } finally {
     if (fvpObs !== obs) fvpObs.dispose();

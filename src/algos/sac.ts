@@ -19,6 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ReplayBuffer, type ReplayBatch } from '../core/replay.ts';
+import { PhaseClock } from '../core/phase-clock.ts';
 import { Rng } from '../core/rng.ts';
 import type { EnvSpec, VecEnv } from '../envs/env.ts';
 import { CheckpointError, type LoadedCheckpoint, type NamedArray, loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.ts';
@@ -112,6 +113,9 @@ export class SacLearner implements Learner {
   private updateCredit = 0;
   private readonly totals: Totals = { episodes: 0, envSteps: 0, failures: 0 };
   private epochIndex = 0;
+  private readonly clock = new PhaseClock();
+  /** Wall ms per phase of the last epoch: the profile (bench/learner.ts). */
+  lastPhaseMs: Record<string, number> = {};
 
   constructor(
     readonly config: LearnerConfig,
@@ -175,6 +179,8 @@ export class SacLearner implements Learner {
     let validSteps = 0;
     let updates = 0;
     const sums = { qLoss: 0, policyLoss: 0, alpha: 0, entropy: 0 };
+    const clock = this.clock;
+    clock.start();
     for (let t = 0; t < this.horizon; t++) {
       const obs: Float32Array = this.obs;
       const warm = this.totals.envSteps + validSteps >= c.sacWarmupSteps;
@@ -185,7 +191,9 @@ export class SacLearner implements Learner {
         actions = new Float32Array(N * A);
         for (let i = 0; i < N * A; i++) actions[i] = this.actRng.range(actLow[i % A]!, actHigh[i % A]!);
       }
+      clock.lap('rollout.policy');
       const step = await this.env.step(actions);
+      clock.lap('rollout.env');
       let stored = 0;
       for (let e = 0; e < N; e++) {
         if (step.dropped[e] === 1) {
@@ -205,6 +213,7 @@ export class SacLearner implements Learner {
       }
       validSteps += stored;
       this.obs = step.obs;
+      clock.lap('rollout.store');
 
       // 2. Updates owed for this step's transitions, once warm-up is over and D_env fills a batch.
       if (warm && this.replay.size >= c.sacBatch) {
@@ -218,6 +227,7 @@ export class SacLearner implements Learner {
           updates++;
           this.updateCredit -= 1;
         }
+        clock.lap('update');
       }
     }
     if (updates > 0) this.lastStats = { qLoss: sums.qLoss / updates, policyLoss: sums.policyLoss / updates, alpha: sums.alpha / updates, entropy: sums.entropy / updates };
@@ -225,6 +235,8 @@ export class SacLearner implements Learner {
     this.totals.episodes += episodes;
     this.totals.envSteps += validSteps;
     this.totals.failures += failures;
+    clock.lap('bookkeeping');
+    this.lastPhaseMs = clock.take();
     const wallS = (performance.now() - started) / 1000;
     const metrics: EpochMetrics = {
       epoch: this.epochIndex,

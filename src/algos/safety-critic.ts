@@ -117,22 +117,31 @@ export class SafetyCritic {
    */
   predictCandidates(obs: Float32Array, n: number, actions: Float32Array, k: number): Float32Array {
     const { obsSize, actSize } = this.config;
-    const net = this.net;
-    const out = tf.tidy(() => {
-      const w0 = net.vars[0]! as tf.Tensor2D;
-      const hidden = w0.shape[1];
-      const s = tf.tensor2d(obs.subarray(0, n * obsSize), [n, obsSize]);
-      const a = tf.tensor2d(actions.subarray(0, n * k * actSize), [n * k, actSize]);
-      const zs = tf.add(tf.matMul(s, tf.slice(w0, [0, 0], [obsSize, hidden])), net.vars[1]!);
-      const za = tf.matMul(a, tf.slice(w0, [obsSize, 0], [actSize, hidden]));
-      const z = tf.reshape<tf.Rank.R2>(tf.add(tf.reshape(za, [n, k, hidden]), tf.reshape(zs, [n, 1, hidden])), [n * k, hidden]);
-      const single = net.vars.length === 2;
-      const logits = single ? z : net.applyFrom(1, net.activate(z));
-      return tf.reshape(tf.sigmoid(logits), [-1]);
-    });
+    const out = tf.tidy(() =>
+      tf.reshape(tf.sigmoid(this.candidateLogits(this.net, tf.tensor2d(obs.subarray(0, n * obsSize), [n, obsSize]), actions.subarray(0, n * k * actSize), n, k)), [-1]),
+    );
     const v = out.dataSync() as Float32Array;
     out.dispose();
     return v;
+  }
+
+  /**
+   * Logits of `net` for `n` states × `k` actions each (`actions` is `n × k × actSize`), `[n, k]`.
+   * The first layer is split over the concatenated input, W₁[s; a] = W₁ˢs + W₁ᵃa, so the state
+   * part is computed once per state instead of once per action (no tiled copies of s).
+   */
+  private candidateLogits(net: Mlp, s: tf.Tensor2D, actions: Float32Array, n: number, k: number): tf.Tensor2D {
+    const { obsSize, actSize } = this.config;
+    return tf.tidy(() => {
+      const w0 = net.vars[0]! as tf.Tensor2D;
+      const hidden = w0.shape[1];
+      const a = tf.tensor2d(actions, [n * k, actSize]);
+      const zs = tf.add(tf.matMul(s, tf.slice(w0, [0, 0], [obsSize, hidden])), net.vars[1]!);
+      const za = tf.matMul(a, tf.slice(w0, [obsSize, 0], [actSize, hidden]));
+      const z = tf.reshape<tf.Rank.R2>(tf.add(tf.reshape(za, [n, k, hidden]), tf.reshape(zs, [n, 1, hidden])), [n * k, hidden]);
+      const logits = net.vars.length === 2 ? z : net.applyFrom(1, net.activate(z));
+      return tf.reshape<tf.Rank.R2>(logits, [n, k]);
+    });
   }
 
   /** One gradient step of CQL(ζ) (eq. 2) on `batch`, then a Polyak step of the target. */
@@ -140,9 +149,8 @@ export class SafetyCritic {
     const { obsSize, actSize, alpha, gamma } = this.config;
     const { n } = batch;
     const m = samples.m;
-    const repeat = (x: tf.Tensor2D): tf.Tensor2D => tf.reshape<tf.Rank.R2>(tf.tile(tf.reshape(x, [n, 1, obsSize]), [1, m, 1]), [n * m, obsSize]);
     // E_{a′}Q̂_C(s′, a′) from the target network (no gradient), reduced by `nextValue`.
-    const qNextT = tf.tidy(() => this.q(this.target, repeat(tf.tensor2d(batch.nextObs, [n, obsSize])), tf.tensor2d(samples.atNextObs, [n * m, actSize])));
+    const qNextT = tf.tidy(() => tf.sigmoid(this.candidateLogits(this.target, tf.tensor2d(batch.nextObs, [n, obsSize]), samples.atNextObs, n, m)));
     const qNext = nextValue(qNextT.dataSync() as Float32Array, n, m);
     qNextT.dispose();
     // B̂Q̂_C = c + d·(1 − terminated)·E_{a′}Q̂_C(s′, a′), d = γ, or γ^h for an h-step tuple.
@@ -150,6 +158,17 @@ export class SafetyCritic {
     for (let i = 0; i < n; i++) {
       const d = batch.discounts[i]!;
       y[i] = batch.costs[i]! + (Number.isNaN(d) ? gamma : d) * (1 - batch.terminated[i]!) * qNext[i]!;
+    }
+    // With α > 0 one forward pass serves both terms: per state, the data's action then the m
+    // samples of π (`n × (m + 1)` rows).
+    let both: Float32Array | null = null;
+    if (alpha !== 0) {
+      both = new Float32Array(n * (m + 1) * actSize);
+      for (let i = 0; i < n; i++) {
+        const row = i * (m + 1) * actSize;
+        both.set(batch.actions.subarray(i * actSize, (i + 1) * actSize), row);
+        both.set(samples.atObs.subarray(i * m * actSize, (i + 1) * m * actSize), row + actSize);
+      }
     }
     const stats = tf.tidy(() => {
       const s = tf.tensor2d(batch.obs, [n, obsSize]);
@@ -160,7 +179,8 @@ export class SafetyCritic {
       const loss = this.optimizer.minimize(
         () =>
           tf.tidy(() => {
-            const zData = this.logit(this.net, s, a);
+            const zBoth = both === null ? null : this.candidateLogits(this.net, s, both, n, m + 1);
+            const zData = zBoth === null ? this.logit(this.net, s, a) : tf.reshape<tf.Rank.R1>(tf.slice(zBoth, [0, 0], [n, 1]), [-1]);
             const qData = tf.sigmoid(zData);
             // BCE from the logit, stably: softplus(z) − y·z = −y log σ(z) − (1 − y) log(1 − σ(z)).
             const bellmanT: tf.Scalar =
@@ -168,8 +188,8 @@ export class SafetyCritic {
             bellman = bellmanT.dataSync()[0]!;
             // With α = 0 (the Q-ensembles' plain Bellman critics) the CQL term contributes no
             // gradient, so its n·m-row forward and backward pass is skipped.
-            if (alpha === 0) return bellmanT;
-            const qPi = this.q(this.net, repeat(s), tf.tensor2d(samples.atObs, [n * m, actSize]));
+            if (zBoth === null) return bellmanT;
+            const qPi = tf.sigmoid(tf.slice(zBoth, [0, 1], [n, m]));
             const gapT = tf.sub(tf.mean(qPi), tf.mean(qData));
             gap = gapT.dataSync()[0]!;
             // α(−E_π Q_C + E_D Q_C) + ½ Bellman error

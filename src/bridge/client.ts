@@ -27,10 +27,23 @@ import {
   type StepData,
 } from './messages.ts';
 
+/**
+ * ZeroMQ CURVE keys of a client (Z85 strings, 40 characters): the server's public key, which the
+ * handshake proves the server holds the secret of, and this client's own key pair, which the
+ * server's ZAP handler must admit. Traffic is then encrypted and authenticated both ways.
+ */
+export interface CurveClientKeys {
+  readonly serverKey: string;
+  readonly publicKey: string;
+  readonly secretKey: string;
+}
+
 /** Options of a {@link SimClient}. */
 export interface SimClientOptions {
   /** Default reply timeout for every request, in milliseconds. */
   readonly timeoutMs?: number;
+  /** Talk CURVE to a CURVE server (a Ray-hosted server, docs/scale-out.md); plain when absent. */
+  readonly curve?: CurveClientKeys;
 }
 
 interface Pending {
@@ -48,7 +61,7 @@ const MAX_ID = 0xffff_ffff;
 
 /** A connection to one server. Create with {@link SimClient.connect}; release with {@link SimClient.disconnect}. */
 export class SimClient {
-  private readonly socket = new Dealer({ linger: 0 });
+  private readonly socket: Dealer;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private readonly sendQueue: { id: number; frame: Buffer }[] = [];
@@ -61,11 +74,20 @@ export class SimClient {
   private constructor(
     readonly endpoint: string,
     private readonly timeoutMs: number,
-  ) {}
+    curve: CurveClientKeys | undefined,
+  ) {
+    this.socket =
+      curve === undefined
+        ? new Dealer({ linger: 0 })
+        : new Dealer({ linger: 0, curveServerKey: curve.serverKey, curvePublicKey: curve.publicKey, curveSecretKey: curve.secretKey });
+  }
 
-  /** Connects (ZeroMQ connects lazily: a wrong endpoint shows up as request timeouts). */
+  /**
+   * Connects (ZeroMQ connects lazily: a wrong endpoint, or CURVE keys the server refuses, show up
+   * as request timeouts).
+   */
   static connect(endpoint: string, options: SimClientOptions = {}): SimClient {
-    const client = new SimClient(endpoint, options.timeoutMs ?? 10_000);
+    const client = new SimClient(endpoint, options.timeoutMs ?? 10_000, options.curve);
     client.socket.connect(endpoint);
     void client.receiveLoop();
     return client;

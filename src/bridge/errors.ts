@@ -59,7 +59,11 @@ export type SimStartFailure =
   | 'bind_failed'
   | 'no_python'
   | 'timeout'
-  | 'exited';
+  | 'exited'
+  // the Ray driver (docs/scale-out.md): Ray not installed, cannot reach the cluster, actors keep dying
+  | 'no_ray'
+  | 'ray_connect'
+  | 'workers_lost';
 
 /** A `python -m csc_sim serve` process failed before it was ready; carries its own words. */
 export class SimStartError extends Error {
@@ -77,4 +81,16 @@ export class SimStartError extends Error {
 /** A worker could not be brought back after repeated restarts or reconnects: training cannot go on. */
 export class SimWorkerLostError extends Error {
   override readonly name = 'SimWorkerLostError';
+}
+
+/** The Ray cluster driver reported that the actor serving a worker died (its process or its node). */
+export class SimActorLostError extends Error {
+  override readonly name = 'SimActorLostError';
+  constructor(
+    readonly endpoint: string,
+    readonly worker: number,
+    readonly reason: string,
+  ) {
+    super(`sim server ${endpoint} (Ray actor of worker ${worker}) was lost: ${reason}`);
+  }
 }

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimClient } from './client.ts';
-import { SimServerDiedError, SimStartError, type SimStartFailure } from './errors.ts';
+import { SimActorLostError, SimServerDiedError, SimStartError, type SimStartFailure } from './errors.ts';
+import type { RaySimCluster } from './ray-cluster.ts';
 
 /** Repository root (this file is src/bridge/supervisor.ts). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -51,10 +52,19 @@ export function simChildEnv(): NodeJS.ProcessEnv {
 }
 
 // Children still alive when Node exits are killed, so a crashed learner leaves no servers behind.
-const liveChildren = new Set<ChildProcess>();
+const liveChildren = new Map<ChildProcess, NodeJS.Signals>();
 process.on('exit', () => {
-  for (const c of liveChildren) c.kill('SIGKILL');
+  for (const [c, signal] of liveChildren) c.kill(signal);
 });
+
+/**
+ * Sends `signal` to `child` if it is still alive when Node exits. SIGKILL for a server; SIGTERM for
+ * a process that must clean up after itself (the Ray driver kills its actors on SIGTERM).
+ */
+export function killOnExit(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  liveChildren.set(child, signal);
+  child.once('exit', () => liveChildren.delete(child));
+}
 
 const START_REASONS: Record<string, SimStartFailure> = {
   unknown_env: 'unknown_env',
@@ -131,8 +141,7 @@ export class SimProcess {
       env: simChildEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    liveChildren.add(child);
-    child.once('exit', () => liveChildren.delete(child));
+    killOnExit(child);
     let stderr = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (s: string) => {
@@ -218,18 +227,22 @@ export type WorkerSource =
       readonly python?: string;
       readonly startTimeoutMs?: number;
     }
-  | { readonly kind: 'connect'; readonly endpoint: string };
+  | { readonly kind: 'connect'; readonly endpoint: string }
+  /** Worker `index` of a Ray cluster of sim actors: CURVE, and replaced through the driver. */
+  | { readonly kind: 'cluster'; readonly cluster: RaySimCluster; readonly replaceTimeoutMs: number };
 
 /**
  * One server and the client connected to it. `restart()` replaces a dead or hung server: a spawned
- * one is killed (SIGKILL) and spawned afresh on a new endpoint; a remote one gets a new socket
- * (we cannot restart another host's process).
+ * one is killed (SIGKILL) and spawned afresh on a new endpoint; a Ray actor is replaced by the
+ * cluster's driver, on whatever node has room; a remote one gets a new socket (we cannot restart
+ * another host's process).
  */
 export class SimWorker {
   private proc: SimProcess | undefined;
   private clientNow: SimClient;
   private generation = 0;
   private closing = false;
+  private unwatchCluster: (() => void) | undefined;
 
   private constructor(
     readonly index: number,
@@ -249,6 +262,10 @@ export class SimWorker {
     if (source.kind === 'connect') {
       return new SimWorker(index, source, ipcDir, timeoutMs, undefined, SimClient.connect(source.endpoint, { timeoutMs }));
     }
+    if (source.kind === 'cluster') {
+      const e = source.cluster.endpoint(index);
+      return new SimWorker(index, source, ipcDir, timeoutMs, undefined, SimClient.connect(e.endpoint, { timeoutMs, curve: source.cluster.curveFor(e) }));
+    }
     const proc = await SimProcess.spawn(spawnOptions(source, index, 0, ipcDir));
     return new SimWorker(index, source, ipcDir, timeoutMs, proc, SimClient.connect(proc.endpoint, { timeoutMs }));
   }
@@ -266,9 +283,9 @@ export class SimWorker {
     return this.proc?.pid;
   }
 
-  /** Whether this worker's server can be restarted by us. */
+  /** Whether this worker's server can be restarted by us (spawned, or a Ray actor). */
   get restartable(): boolean {
-    return this.source.kind === 'spawn';
+    return this.source.kind !== 'connect';
   }
 
   /** Replaces the server (spawned) or the connection (remote). */
@@ -278,6 +295,14 @@ export class SimWorker {
     this.generation++;
     if (this.source.kind === 'connect') {
       this.clientNow = SimClient.connect(this.source.endpoint, { timeoutMs: this.timeoutMs });
+      return;
+    }
+    if (this.source.kind === 'cluster') {
+      const cluster = this.source.cluster;
+      const e = await cluster.replace(this.index, this.clientNow.endpoint, this.source.replaceTimeoutMs);
+      if (this.closing) throw new Error(`sim worker ${this.index}: closed during restart`);
+      this.clientNow = SimClient.connect(e.endpoint, { timeoutMs: this.timeoutMs, curve: cluster.curveFor(e) });
+      this.watch();
       return;
     }
     if (this.proc !== undefined) {
@@ -296,9 +321,13 @@ export class SimWorker {
     this.watch();
   }
 
-  /** Shuts the server down: `close` op, then SIGTERM/SIGKILL for a spawned one. Idempotent. */
+  /**
+   * Shuts the server down: `close` op, then SIGTERM/SIGKILL for a spawned one. Idempotent. A Ray
+   * actor is only disconnected from: its cluster's driver kills the actors when it closes.
+   */
   async close(): Promise<void> {
     this.closing = true;
+    this.unwatchCluster?.();
     const proc = this.proc;
     if (proc !== undefined && proc.exit === undefined) {
       try {
@@ -315,10 +344,20 @@ export class SimWorker {
     this.clientNow.disconnect();
   }
 
-  // A spawned server that exits fails its in-flight requests at once instead of at their timeout.
+  // A spawned server that exits, or a Ray actor the driver reports lost, fails its in-flight
+  // requests at once instead of at their timeout.
   private watch(): void {
     const proc = this.proc;
     const client = this.clientNow;
+    if (this.source.kind === 'cluster') {
+      this.unwatchCluster?.();
+      const sub = this.source.cluster.lost.subscribe((lost) => {
+        if (lost.worker !== this.index || lost.endpoint !== client.endpoint || this.closing || client.closed) return;
+        client.failAll(new SimActorLostError(client.endpoint, this.index, lost.reason));
+      });
+      this.unwatchCluster = () => { sub.unsubscribe(); };
+      return;
+    }
     if (proc === undefined) return;
     void proc.exited.then((info) => {
       if (this.closing || client.closed) return;

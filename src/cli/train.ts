@@ -46,8 +46,16 @@ Options:
   --backend NAME         ${BACKEND_CHOICES.join(' | ')} (default auto = wasm)
   --checkpoint-every N   epochs between checkpoints (default 10; always at the end)
   --progress MODE        auto | bar | plain | quiet (default auto: a bar on a terminal)
-  --sim-workers N        local sim server processes for Python envs (default 1)
+  --sim-workers N        sim servers for Python envs (default 1): local processes, or Ray actors
+                         with --sim-cluster; --num-envs is split evenly over them
   --sim URLS             comma-separated endpoints of running sim servers (tcp://host:port,…)
+  --sim-cluster ADDR     run the sim servers as Ray actors across a Ray cluster, spread over its
+                         nodes, traffic encrypted and authenticated with ZeroMQ CURVE (keys made
+                         per run): ray://HEAD:10001 (Ray Client, learner outside the cluster),
+                         HEAD:6379 (learner on a node of the cluster), or auto (a Ray cluster
+                         running on this machine, else a new local one). A dead actor or node is
+                         replaced and its episodes in flight are dropped and counted. Needs Ray in
+                         sim/.venv (scripts/setup-sim.sh) and on every node; docs/scale-out.md
   --env-arg KEY=VALUE    keyword argument for the Python env, VALUE as JSON, repeatable
                          (e.g. --env-arg failure_from=cost --env-arg health_budget=25); for ros:
                          envs: sim=ENV, state_timeout_ms=N, sim_seed=N,
@@ -76,6 +84,7 @@ const FLAGS = {
   progress: { type: 'string' },
   'sim-workers': { type: 'string' },
   sim: { type: 'string' },
+  'sim-cluster': { type: 'string' },
   'env-arg': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -193,7 +202,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       resume: f.resume === true,
       checkpointEvery,
       progress,
-      sim: { simWorkers, simEndpoints: listFlag(f.sim), envArgs: parseEnvArgs(f['env-arg']) },
+      sim: { simWorkers, simEndpoints: listFlag(f.sim), simCluster: f['sim-cluster'], envArgs: parseEnvArgs(f['env-arg']) },
       shouldStop: () => stopRequested,
       ...(initPolicy !== undefined ? { initPolicy } : {}),
       ...(f['seed-data'] !== undefined ? { seedData: f['seed-data'] } : {}),

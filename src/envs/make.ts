@@ -1,13 +1,15 @@
 /**
  * Env ids → vectorised envs. `point-nav` is embedded TypeScript; every other id is a Python
- * simulator served over ZeroMQ (csc-sim/1, docs/protocol.md): local servers are spawned, or
- * running ones are connected to with `--sim tcp://host:port,…`. `ros:<profile>` is a robot through
+ * simulator served over ZeroMQ (csc-sim/1, docs/protocol.md): local servers are spawned, running
+ * ones are connected to with `--sim tcp://host:port,…`, or servers run as Ray actors across a Ray
+ * cluster with `--sim-cluster` (docs/scale-out.md). `ros:<profile>` is a robot through
  * ROS 2 (src/envs/ros.ts).
  */
 import { EnvInputError, type VecEnv } from './env.ts';
 import { PointNavVecEnv } from './point-nav.ts';
 import type { EnvArgs } from '../bridge/supervisor.ts';
 import { makeRemoteVecEnv } from './remote.ts';
+import { parseClusterAddress } from '../bridge/ray-cluster.ts';
 import { makeRosVecEnv } from './ros.ts';
 
 /** Ids of embedded envs (no Python needed). */
@@ -19,6 +21,11 @@ export interface SimOptions {
   readonly simWorkers?: number | undefined;
   /** Endpoints of already running servers (`tcp://host:port`), instead of spawning. */
   readonly simEndpoints?: readonly string[] | undefined;
+  /**
+   * A Ray cluster to run the `simWorkers` servers on as actors, over ZeroMQ CURVE: `auto`,
+   * `ray://HOST:PORT` or `HOST:PORT` (docs/scale-out.md).
+   */
+  readonly simCluster?: string | undefined;
   /** Keyword arguments for the Python env constructor (e.g. `failure_from: 'cost'` for gym envs). */
   readonly envArgs?: EnvArgs | undefined;
 }
@@ -32,14 +39,28 @@ export async function makeVecEnv(id: string, numEnvs: number, sim: SimOptions = 
     return makeRosVecEnv(id.slice(4), numEnvs, sim.envArgs ?? {}, (simId) => makeVecEnv(simId, 1, { simEndpoints: sim.simEndpoints }));
   }
   if (EMBEDDED_ENVS.includes(id)) {
-    if (sim.simEndpoints !== undefined || sim.simWorkers !== undefined || sim.envArgs !== undefined) {
-      throw new EnvInputError(`env ${id} is embedded: --sim, --sim-workers and --env-arg apply only to Python simulators`);
+    if (sim.simEndpoints !== undefined || sim.simWorkers !== undefined || sim.envArgs !== undefined || sim.simCluster !== undefined) {
+      throw new EnvInputError(`env ${id} is embedded: --sim, --sim-cluster, --sim-workers and --env-arg apply only to Python simulators`);
     }
     return new PointNavVecEnv(numEnvs);
   }
-  if (sim.simEndpoints !== undefined && sim.simEndpoints.length > 0) {
+  const connecting = sim.simEndpoints !== undefined && sim.simEndpoints.length > 0;
+  if (sim.simCluster !== undefined) {
+    if (connecting) throw new EnvInputError('--sim and --sim-cluster both say where the servers are: give one');
+    const workers = sim.simWorkers ?? 1;
+    if (numEnvs % workers !== 0) throw new EnvInputError(`--num-envs ${numEnvs} does not split evenly over --sim-workers ${workers}`);
+    return makeRemoteVecEnv({
+      kind: 'cluster',
+      address: parseClusterAddress(sim.simCluster),
+      envId: id,
+      workers,
+      envsPerWorker: numEnvs / workers,
+      ...(sim.envArgs !== undefined ? { envArgs: sim.envArgs } : {}),
+    });
+  }
+  if (connecting) {
     if (sim.envArgs !== undefined) throw new EnvInputError('--env-arg configures spawned servers; pass it to `csc sim serve` on the remote hosts instead');
-    const env = await makeRemoteVecEnv({ kind: 'connect', endpoints: sim.simEndpoints, envId: id });
+    const env = await makeRemoteVecEnv({ kind: 'connect', endpoints: sim.simEndpoints ?? [], envId: id });
     if (env.numEnvs !== numEnvs) {
       await env.close();
       throw new EnvInputError(`--sim servers host ${env.numEnvs} envs in total, but --num-envs is ${numEnvs}: start the servers with matching --num-envs or change --num-envs`);

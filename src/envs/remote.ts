@@ -18,8 +18,9 @@ import {
   type RenderRequest,
   type VecStepResult,
 } from './env.ts';
-import { BridgeProtocolError, SimServerDiedError, SimServerError, SimTimeoutError, SimWorkerLostError } from '../bridge/errors.ts';
+import { BridgeProtocolError, SimActorLostError, SimServerDiedError, SimServerError, SimTimeoutError, SimWorkerLostError } from '../bridge/errors.ts';
 import type { SpecData, StepData } from '../bridge/messages.ts';
+import { RaySimCluster } from '../bridge/ray-cluster.ts';
 import { makeIpcDir, SimWorker, type EnvArgs, type WorkerSource } from '../bridge/supervisor.ts';
 
 /**
@@ -40,7 +41,7 @@ function checkEndpoint(e: string): void {
 }
 
 /** How to get the servers. */
-export type RemoteVecEnvOptions = SpawnOptions | ConnectOptions;
+export type RemoteVecEnvOptions = SpawnOptions | ConnectOptions | ClusterOptions;
 
 interface CommonOptions {
   /** Reply timeout for `step`; a server silent for longer is treated as hung. */
@@ -78,6 +79,29 @@ export interface ConnectOptions extends CommonOptions {
   readonly endpoints: readonly string[];
   /** When given, every server must serve this env id. */
   readonly envId?: string;
+}
+
+/**
+ * Run `workers` servers as Ray actors across a Ray cluster (docs/scale-out.md), reached over
+ * ZeroMQ CURVE with keys made for this env. A dead actor or node, or a server that stops answering,
+ * is replaced by a new actor (counted as a restart), its in-flight episodes dropped.
+ */
+export interface ClusterOptions extends CommonOptions {
+  readonly kind: 'cluster';
+  /** `auto`, `ray://HOST:PORT` or `HOST:PORT`. */
+  readonly address: string;
+  readonly envId: string;
+  readonly workers?: number;
+  readonly envsPerWorker?: number;
+  readonly envArgs?: EnvArgs;
+  /** Interpreter of the Ray driver; default `$CSC_SIM_PYTHON` or sim/.venv/bin/python. */
+  readonly python?: string;
+  /** How long Ray start-up and all first actors may take (default 180 s). */
+  readonly startTimeoutMs?: number;
+  /** How long a replacement actor may take to serve (default 120 s). */
+  readonly replaceTimeoutMs?: number;
+  /** Ray CPUs each actor reserves (default 1). */
+  readonly cpusPerWorker?: number;
 }
 
 /** What went wrong with one server, and what was done about it. */
@@ -135,7 +159,25 @@ export async function makeRemoteVecEnv(options: RemoteVecEnvOptions): Promise<Re
   const o = { ...DEFAULTS, ...options };
   let sources: WorkerSource[];
   let ipc: ReturnType<typeof makeIpcDir> | undefined;
-  if (o.kind === 'spawn') {
+  let cluster: RaySimCluster | undefined;
+  if (o.kind === 'cluster') {
+    const workers = o.workers ?? 1;
+    const k = o.envsPerWorker ?? 1;
+    if (!Number.isInteger(workers) || workers < 1) throw new EnvInputError(`RemoteVecEnv: workers=${workers}, expected an integer >= 1`);
+    if (!Number.isInteger(k) || k < 1) throw new EnvInputError(`RemoteVecEnv: envsPerWorker=${k}, expected an integer >= 1`);
+    cluster = await RaySimCluster.start({
+      address: o.address,
+      envId: o.envId,
+      workers,
+      envsPerWorker: k,
+      ...(o.envArgs !== undefined ? { envArgs: o.envArgs } : {}),
+      ...(o.python !== undefined ? { python: o.python } : {}),
+      ...(o.startTimeoutMs !== undefined ? { startTimeoutMs: o.startTimeoutMs } : {}),
+      ...(o.cpusPerWorker !== undefined ? { cpusPerWorker: o.cpusPerWorker } : {}),
+    });
+    const source: WorkerSource = { kind: 'cluster', cluster, replaceTimeoutMs: o.replaceTimeoutMs ?? 120_000 };
+    sources = Array.from({ length: workers }, () => source);
+  } else if (o.kind === 'spawn') {
     const workers = o.workers ?? 1;
     const k = o.envsPerWorker ?? 1;
     if (!Number.isInteger(workers) || workers < 1) throw new EnvInputError(`RemoteVecEnv: workers=${workers}, expected an integer >= 1`);
@@ -160,9 +202,13 @@ export async function makeRemoteVecEnv(options: RemoteVecEnvOptions): Promise<Re
 
   const started = await Promise.allSettled(sources.map((s, i) => SimWorker.start(i, s, ipc?.dir, o.stepTimeoutMs)));
   const workers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const release = async (): Promise<void> => {
+    ipc?.remove();
+    await cluster?.close();
+  };
   const cleanup = async (): Promise<void> => {
     await Promise.all(workers.map((w) => w.close()));
-    ipc?.remove();
+    await release();
   };
   const firstFailure = started.find((r) => r.status === 'rejected');
   if (firstFailure !== undefined) {
@@ -189,7 +235,7 @@ export async function makeRemoteVecEnv(options: RemoteVecEnvOptions): Promise<Re
         throw new EnvInputError(`RemoteVecEnv: server ${workers[i]!.endpoint} spec differs from ${workers[0]!.endpoint} in ${mismatch}`);
       }
     });
-    return new RemoteVecEnv(workers, specs.map((s) => s.numEnvs), toEnvSpec(first), o, () => ipc?.remove());
+    return new RemoteVecEnv(workers, specs.map((s) => s.numEnvs), toEnvSpec(first), o, release, cluster);
   } catch (e) {
     await cleanup();
     throw e;
@@ -218,7 +264,9 @@ export class RemoteVecEnv implements RenderableVecEnv {
     private readonly sizes: readonly number[],
     readonly spec: EnvSpec,
     private readonly options: Required<CommonOptions>,
-    private readonly onClose: () => void,
+    private readonly onClose: () => Promise<void>,
+    /** The Ray cluster hosting the servers, for `kind: 'cluster'`. */
+    readonly cluster?: RaySimCluster,
   ) {
     this.offsets = [];
     let n = 0;
@@ -369,12 +417,15 @@ export class RemoteVecEnv implements RenderableVecEnv {
     }
   }
 
-  /** Stops spawned servers (close op, then signals); remote servers are only disconnected from. */
+  /**
+   * Stops spawned servers (close op, then signals) and a Ray cluster's actors; remote servers are
+   * only disconnected from.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.close()));
-    this.onClose();
+    await this.onClose();
     this.faultSubject.complete();
   }
 
@@ -394,7 +445,7 @@ export class RemoteVecEnv implements RenderableVecEnv {
     const k = this.sizes[j]!;
     let needsRestart: boolean;
     let cause: 'died' | 'hung' | 'protocol' | 'env';
-    if (err instanceof SimServerDiedError) {
+    if (err instanceof SimServerDiedError || err instanceof SimActorLostError) {
       cause = 'died';
       needsRestart = true;
       this.counters.deaths++;

@@ -2,8 +2,10 @@
  * TensorFlow.js backend choice (DESIGN.md "Measured facts"): wasm by default (fast small-batch
  * calls: rollouts, the filter), cpu as a fallback, and the native TensorFlow backend of
  * `@tensorflow/tfjs-node(-gpu)` when the user has installed one (10× faster large-batch updates).
+ * `tensorflow-gpu` asks for `@tensorflow/tfjs-node-gpu` only (installed, or built offline by
+ * `scripts/build-tfjs-node.sh --gpu`); it says when TensorFlow found no GPU and runs on the CPU.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,16 +14,19 @@ import * as tf from '@tensorflow/tfjs-core';
 // Node (extensionless imports). The @tensorflow/tfjs umbrella's Node bundle registers them all
 // into tfjs's global registry, shared with tfjs-core.
 import '@tensorflow/tfjs';
+import { patchWasmKernels } from './wasm-kernels.ts';
 
 /** Backends a user can ask for. `auto` = wasm, else cpu. */
-export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow';
+export type BackendChoice = 'auto' | 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu';
 
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'];
 
 /** What actually runs, for the start-up line and the run's config. */
 export interface BackendInfo {
-  readonly name: 'wasm' | 'cpu' | 'tensorflow';
+  readonly name: 'wasm' | 'cpu' | 'tensorflow' | 'tensorflow-gpu';
   readonly detail: string;
+  /** Native backends only: whether TensorFlow runs the ops on a GPU (else on the CPU). */
+  readonly gpu?: boolean;
 }
 
 /** The requested backend cannot run here. */
@@ -42,7 +47,11 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
   }
   switch (choice) {
     case 'tensorflow':
-      active = await initTensorflow();
+      active = await initTensorflow(false);
+      break;
+    case 'tensorflow-gpu':
+      active = await initTensorflow(true);
+      if (active.gpu !== true) process.stderr.write(`csc: warning: --backend tensorflow-gpu: ${active.detail}\n`);
       break;
     case 'wasm':
       active = await initWasm();
@@ -75,6 +84,8 @@ async function initWasm(): Promise<BackendInfo> {
   for (const l of process.listeners('uncaughtException')) if (!before.has(l)) process.removeListener('uncaughtException', l);
   for (const l of process.listeners('unhandledRejection')) if (!beforeRej.has(l)) process.removeListener('unhandledRejection', l);
   if (!ok || tf.getBackend() !== 'wasm') throw new BackendError('the wasm backend did not initialise');
+  // CSC_WASM_STOCK_KERNELS=1 keeps tfjs's own kernels (for bench/learner.ts's before/after).
+  if (process.env.CSC_WASM_STOCK_KERNELS !== '1') patchWasmKernels();
   return { name: 'wasm', detail: 'tfjs wasm (SIMD, 1 thread)' };
 }
 
@@ -92,31 +103,66 @@ async function initCpu(): Promise<BackendInfo> {
  */
 export const LOCAL_TFJS_NODE_DIR = fileURLToPath(new URL('../../.tfjs-node/prefix/node_modules/@tensorflow/tfjs-node/', import.meta.url));
 
-async function initTensorflow(): Promise<BackendInfo> {
+/** Where `scripts/build-tfjs-node.sh --gpu` leaves `@tensorflow/tfjs-node-gpu`, built the same way against CUDA-enabled TensorFlow. */
+export const LOCAL_TFJS_NODE_GPU_DIR = fileURLToPath(new URL('../../.tfjs-node-gpu/prefix/node_modules/@tensorflow/tfjs-node-gpu/', import.meta.url));
+
+function localBuild(dir: string, script: string): { readonly label: string; readonly load: () => Promise<unknown> } {
+  return {
+    label: `${dir.includes('tfjs-node-gpu') ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node'} built by ${script}`,
+    load: () => {
+      if (!existsSync(join(dir, 'package.json'))) return Promise.reject(new Error(`not built (no ${dir})`));
+      return Promise.resolve(createRequire(import.meta.url)(dir));
+    },
+  };
+}
+
+/**
+ * Why TensorFlow sees no GPU, as far as this process can tell without CUDA: the driver's kernel
+ * module, or CUDA_VISIBLE_DEVICES hiding the devices. TensorFlow's own log lines say more.
+ */
+export function noGpuReason(env: NodeJS.ProcessEnv = process.env, driverVersionFile = '/proc/driver/nvidia/version'): string {
+  const visible = env.CUDA_VISIBLE_DEVICES;
+  if (visible !== undefined && (visible.trim() === '' || visible.trim() === '-1')) return `CUDA_VISIBLE_DEVICES='${visible}' hides every GPU`;
+  if (!existsSync(driverVersionFile)) return `no NVIDIA driver on this machine (no ${driverVersionFile})`;
+  let driver = '';
+  try {
+    driver = /Kernel Module\s+([0-9.]+)/.exec(readFileSync(driverVersionFile, 'utf8'))?.[1] ?? '';
+  } catch {
+    // unreadable: say nothing about the version
+  }
+  return `NVIDIA driver ${driver || '(version unknown)'} is loaded but TensorFlow found no usable GPU (TensorFlow's log lines above say why; CUDA 12 needs driver ≥ 525, see docs/backends.md)`;
+}
+
+async function initTensorflow(gpuOnly: boolean): Promise<BackendInfo> {
   // TensorFlow's C++ start-up INFO lines (CPU feature notes) are noise here; warnings stay.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
-  const candidates: readonly { readonly label: string; readonly load: () => Promise<unknown> }[] = [
-    ...['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].map((pkg) => ({ label: pkg, load: () => import(pkg) })),
-    {
-      label: '@tensorflow/tfjs-node built by scripts/build-tfjs-node.sh',
-      load: () => {
-        if (!existsSync(join(LOCAL_TFJS_NODE_DIR, 'package.json'))) return Promise.reject(new Error(`not built (no ${LOCAL_TFJS_NODE_DIR})`));
-        return Promise.resolve(createRequire(import.meta.url)(LOCAL_TFJS_NODE_DIR));
-      },
-    },
-  ];
+  // TensorFlow otherwise reserves nearly all GPU memory at start-up; the learner's networks need
+  // megabytes, and simulators (MuJoCo rendering) may share the GPU.
+  process.env.TF_FORCE_GPU_ALLOW_GROWTH ??= 'true';
+  const candidates: readonly { readonly label: string; readonly load: () => Promise<unknown> }[] = gpuOnly
+    ? [...['@tensorflow/tfjs-node-gpu'].map((pkg) => ({ label: pkg, load: () => import(pkg) })), localBuild(LOCAL_TFJS_NODE_GPU_DIR, 'scripts/build-tfjs-node.sh --gpu')]
+    : [...['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].map((pkg) => ({ label: pkg, load: () => import(pkg) })), localBuild(LOCAL_TFJS_NODE_DIR, 'scripts/build-tfjs-node.sh')];
   const errors: string[] = [];
   for (const { label, load } of candidates) {
     try {
       await load();
       if (await tf.setBackend('tensorflow')) {
         await tf.ready();
-        return { name: 'tensorflow', detail: `${label} (TensorFlow C API)` };
+        const native = tf.backend() as { isUsingGpuDevice?: boolean; binding?: { TF_Version?: string } };
+        const gpu = native.isUsingGpuDevice === true;
+        const version = native.binding?.TF_Version ?? '?';
+        const where = gpu ? 'on the GPU' : gpuOnly ? `NO GPU: ${noGpuReason()}; TensorFlow runs on the CPU` : 'on the CPU';
+        return { name: gpuOnly ? 'tensorflow-gpu' : 'tensorflow', detail: `${label} (TensorFlow ${version} C API), ${where}`, gpu };
       }
       errors.push(`${label}: loaded but the 'tensorflow' backend did not register with this tfjs-core`);
     } catch (e) {
       errors.push(`${label}: ${e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)}`);
     }
+  }
+  if (gpuOnly) {
+    throw new BackendError(
+      `--backend tensorflow-gpu is not available: build it with 'bash scripts/build-tfjs-node.sh --gpu' (≈3.4 GB from PyPI, docs/backends.md) or npm install @tensorflow/tfjs-node-gpu where Google's storage is reachable (${errors.join('; ')})`,
+    );
   }
   throw new BackendError(
     `--backend tensorflow needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu (npm install one, or run scripts/build-tfjs-node.sh offline): ${errors.join('; ')}`,

@@ -16,18 +16,10 @@
  * The per-member 2-D views are sliced from the stacks once after each change for inference
  * ({@link weights}), and inside the gradient tape for a training step ({@link unstack}).
  *
- * Hidden `tanh` is computed as 2σ(2z) − 1, the same function: tfjs-wasm's Tanh kernel is scalar
- * (≈ 20 ns an element), its Sigmoid is XNNPACK's vectorised one. On 20 members' 3-layer forward
- * the sigmoid form measured 2.0× (64 rows) and 2.7× (1536 rows) faster. The two differ by float
- * rounding (≤ 1e-7 absolute).
+ * Hidden `tanh` is tf.tanh: on wasm that kernel is the faster 2σ(2z) − 1 of src/nn/wasm-kernels.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Mlp, MlpShape } from './mlp.ts';
-
-/** tanh(z) = 2σ(2z) − 1, on XNNPACK's vectorised sigmoid (see the module comment). */
-export function tanhViaSigmoid<T extends tf.Tensor>(z: T): T {
-  return tf.tidy(() => tf.sub(tf.mul(2, tf.sigmoid(tf.mul(2, z))), 1));
-}
 
 /** One member's parameters as 2-D views, {@link Mlp}'s order `[W1, b1, W2, b2, …]`. */
 export type MemberWeights = readonly tf.Tensor[];
@@ -102,7 +94,7 @@ export class MlpEnsemble {
 
   /** The hidden activation. */
   activate<T extends tf.Tensor>(z: T): T {
-    return this.shape.activation === 'tanh' ? tanhViaSigmoid(z) : tf.relu(z);
+    return this.shape.activation === 'tanh' ? tf.tanh(z) : tf.relu(z);
   }
 
   /** Every member's parameters, each in {@link Mlp}'s flat order (what `Mlp.getFlat()` gives). */

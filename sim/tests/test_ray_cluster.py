@@ -1,0 +1,215 @@
+"""Sim servers as Ray actors (csc_sim.ray_cluster, docs/scale-out.md): CURVE refuses clients
+without the keys, and on a real three-node Ray cluster on this machine the driver spreads its
+actors over nodes, hands their endpoints and server keys over, replaces the actor of a node that
+is killed on another node, and leaves nothing behind when closed."""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import msgpack
+import pytest
+import zmq
+
+from csc_sim.batch import Batch
+from csc_sim.server import CurveServerKeys, serve
+
+ENV = "gym:Pendulum-v1"
+SIM_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _request(op: str, rid: int = 1) -> bytes:
+    return msgpack.packb({"v": 1, "id": rid, "op": op}, use_bin_type=True)
+
+
+def _ask(ctx: zmq.Context, endpoint: str, timeout_ms: int, curve: tuple[str, str, str] | None = None):
+    """Sends `spec` from a DEALER (CURVE with (server, public, secret) keys when given); the reply or None."""
+    s = ctx.socket(zmq.DEALER)
+    s.linger = 0
+    if curve is not None:
+        server, public, secret = curve
+        s.curve_serverkey = server.encode()
+        s.curve_publickey = public.encode()
+        s.curve_secretkey = secret.encode()
+    try:
+        s.connect(endpoint)
+        s.send(_request("spec"))
+        if not s.poll(timeout_ms):
+            return None
+        return msgpack.unpackb(s.recv(), raw=False)
+    finally:
+        s.close(linger=0)
+
+
+def _keypair() -> tuple[str, str]:
+    public, secret = zmq.curve_keypair()
+    return public.decode(), secret.decode()
+
+
+def test_curve_server_answers_only_the_admitted_client():
+    server_pub, server_sec = _keypair()
+    client_pub, client_sec = _keypair()
+    other_pub, other_sec = _keypair()
+    batch = Batch(ENV, 1)
+    stop = threading.Event()
+    bound: queue.Queue[str] = queue.Queue()
+    ctx = zmq.Context()
+    t = threading.Thread(
+        target=serve,
+        args=(batch, "tcp://127.0.0.1:0"),
+        kwargs={"on_ready": bound.put, "should_stop": stop.is_set, "context": ctx,
+                "curve": CurveServerKeys(server_pub, server_sec, (client_pub,))},
+        daemon=True,
+    )
+    t.start()
+    client_ctx = zmq.Context()
+    try:
+        endpoint = bound.get(timeout=10)
+        assert _ask(client_ctx, endpoint, 1500) is None, "a plain (NULL) client must get no reply"
+        assert _ask(client_ctx, endpoint, 1500, (server_pub, other_pub, other_sec)) is None, \
+            "a CURVE client whose key the server does not admit must get no reply"
+        wrong_server = _keypair()[0]
+        assert _ask(client_ctx, endpoint, 1500, (wrong_server, client_pub, client_sec)) is None, \
+            "a client expecting another server key must not complete the handshake"
+        reply = _ask(client_ctx, endpoint, 5000, (server_pub, client_pub, client_sec))
+        assert reply is not None and reply["ok"] and reply["data"]["id"] == ENV
+    finally:
+        stop.set()
+        t.join(5)
+        batch.close()
+        client_ctx.term()
+        ctx.term()
+    assert not t.is_alive()
+
+
+class _Driver:
+    """`python -m csc_sim ray-cluster` as a subprocess, its JSON events on a queue."""
+
+    def __init__(self, address: str, workers: int, client_pub: str) -> None:
+        env = {**os.environ, "PYTHONPATH": SIM_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "csc_sim", "ray-cluster", "--address", address, "--env", ENV,
+             "--workers", str(workers), "--num-envs", "2", f"--client-key={client_pub}"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        )
+        self.events: queue.Queue[dict] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                self.events.put(json.loads(line))
+
+    def next(self, event: str, timeout_s: float = 120) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            e = self.events.get(timeout=max(0.1, deadline - time.monotonic()))
+            assert e["event"] != "error", e
+            if e["event"] == event:
+                return e
+
+    def send(self, cmd: dict) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_actors_spread_over_nodes_hand_over_curve_endpoints_and_survive_a_node_loss():
+    """Through Ray Client (ray://), as a learner outside the cluster connects; the TypeScript test
+    (test/ray-cluster.test.ts) connects to the GCS address, as a learner on a node does."""
+    pytest.importorskip("ray", reason="Ray is not installed (scripts/setup-sim.sh installs sim/requirements-ray.txt)")
+    from ray_local_cluster import local_cluster
+
+    client_pub, client_sec = _keypair()
+    ctx = zmq.Context()
+    port = _free_port()
+    with local_cluster(nodes=3, client_port=port) as cluster:
+        nodes = {n.node_id for n in cluster.worker_nodes}
+        driver = _Driver(f"ray://127.0.0.1:{port}", 2, client_pub)
+        try:
+            first = [driver.next("endpoint"), driver.next("endpoint")]
+            driver.next("ready")
+            by_worker = {e["worker"]: e for e in first}
+            assert sorted(by_worker) == [0, 1]
+            placed = [by_worker[j]["node"] for j in (0, 1)]
+            assert set(placed) <= nodes and len(set(placed)) == 2, f"one actor per node (SPREAD, 1 CPU each): {placed}"
+            for e in first:
+                assert e["endpoint"].startswith("tcp://") and not e["endpoint"].startswith("tcp://0.0.0.0"), e
+                reply = _ask(ctx, e["endpoint"], 10_000, (e["serverKey"], client_pub, client_sec))
+                assert reply is not None and reply["data"]["numEnvs"] == 2
+                assert _ask(ctx, e["endpoint"], 1000) is None, "plain clients get nothing from an actor"
+
+            # the node of worker 0 dies: the driver reports it and starts a new actor on the free node
+            victim = by_worker[0]["node"]
+            cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victim), allow_graceful=False)
+            lost = driver.next("lost", 60)
+            assert lost["worker"] == 0 and lost["endpoint"] == by_worker[0]["endpoint"]
+            fresh = driver.next("endpoint", 120)
+            assert fresh["worker"] == 0 and fresh["generation"] == 1
+            assert fresh["node"] not in (victim, by_worker[1]["node"])
+            assert fresh["serverKey"] != by_worker[0]["serverKey"], "every actor makes its own key pair"
+            reply = _ask(ctx, fresh["endpoint"], 10_000, (fresh["serverKey"], client_pub, client_sec))
+            assert reply is not None and reply["ok"]
+
+            # a replace request for a stale endpoint only re-reports the current one
+            driver.send({"op": "replace", "worker": 0, "endpoint": by_worker[0]["endpoint"]})
+            again = driver.next("endpoint", 30)
+            assert again["endpoint"] == fresh["endpoint"] and again["generation"] == 1
+
+            driver.send({"op": "close"})
+            assert driver.proc.wait(60) == 0
+            # the actors are gone with the driver: their servers no longer answer
+            assert _ask(ctx, fresh["endpoint"], 1500, (fresh["serverKey"], client_pub, client_sec)) is None
+        finally:
+            if driver.proc.poll() is None:
+                driver.proc.kill()
+                driver.proc.wait()
+    ctx.term()
+
+
+def test_port_range_binds_inside_it_and_rejects_nonsense():
+    from csc_sim.ray_cluster import parse_port_range
+
+    assert parse_port_range(None) is None and parse_port_range(" ") is None
+    assert parse_port_range("40000-40100") == (40000, 40100)
+    for bad in ("40000", "5-10", "40100-40000", "a-b", "40000-70000"):
+        with pytest.raises(ValueError, match="CSC_SIM_PORT_RANGE"):
+            parse_port_range(bad)
+    batch = Batch(ENV, 1)
+    stop = threading.Event()
+    bound: queue.Queue[str] = queue.Queue()
+    t = threading.Thread(target=serve, args=(batch, "tcp://127.0.0.1"),
+                         kwargs={"on_ready": bound.put, "should_stop": stop.is_set, "port_range": (41000, 41050)}, daemon=True)
+    t.start()
+    try:
+        port = int(bound.get(timeout=10).rsplit(":", 1)[1])
+        assert 41000 <= port <= 41050
+    finally:
+        stop.set()
+        t.join(5)
+        batch.close()
+
+
+def test_without_ray_the_driver_says_so_and_exits_8(tmp_path):
+    fake = tmp_path / "ray"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('no ray here')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), SIM_ROOT, os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-m", "csc_sim", "ray-cluster", "--env", ENV, f"--client-key={_keypair()[0]}"],
+                       capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 8, r.stderr
+    event = json.loads(r.stdout.strip().splitlines()[-1])
+    assert event["event"] == "error" and event["code"] == "no_ray" and "scripts/setup-sim.sh" in event["message"]
