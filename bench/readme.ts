@@ -148,6 +148,7 @@ function learningSection(): string[] {
     'learning-car-nav-200k.json',
     'learning-laikago-walk-96k.json',
     'learning-panda-push-topple-16k.json',
+    'learning-panda-push-boundary-16k.json',
     'learning-point-nav.json',
     'learning-point-nav-cpo.json',
     'learning-point-nav-sac.json',
