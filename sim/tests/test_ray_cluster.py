@@ -1,12 +1,14 @@
 """Sim servers as Ray actors (csc_sim.ray_cluster, docs/scale-out.md): CURVE refuses clients
 without the keys, and on a real three-node Ray cluster on this machine the driver spreads its
 actors over nodes, hands their endpoints and server keys over, replaces the actor of a node that
-is killed on another node, and leaves nothing behind when closed."""
+is killed on another node and a hung (SIGSTOPped) actor the learner asks to replace, and leaves
+nothing behind when closed."""
 from __future__ import annotations
 
 import json
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -168,6 +170,25 @@ def test_actors_spread_over_nodes_hand_over_curve_endpoints_and_survive_a_node_l
             driver.send({"op": "replace", "worker": 0, "endpoint": by_worker[0]["endpoint"]})
             again = driver.next("endpoint", 30)
             assert again["endpoint"] == fresh["endpoint"] and again["generation"] == 1
+
+            # a hung actor (SIGSTOP: alive to Ray, silent to us), as the learner sees a server that
+            # stops answering: its replace request kills the actor and starts another
+            hung = by_worker[1]
+            os.kill(hung["pid"], signal.SIGSTOP)
+            try:
+                assert _ask(ctx, hung["endpoint"], 1000, (hung["serverKey"], client_pub, client_sec)) is None
+                driver.send({"op": "replace", "worker": 1, "endpoint": hung["endpoint"]})
+                lost = driver.next("lost", 60)
+                assert lost["worker"] == 1 and lost["endpoint"] == hung["endpoint"], lost
+                new = driver.next("endpoint", 120)
+                assert new["worker"] == 1 and new["generation"] == 1 and new["endpoint"] != hung["endpoint"], new
+                reply = _ask(ctx, new["endpoint"], 10_000, (new["serverKey"], client_pub, client_sec))
+                assert reply is not None and reply["ok"]
+            finally:
+                try:
+                    os.kill(hung["pid"], signal.SIGCONT)  # only matters if the kill above did not happen
+                except ProcessLookupError:
+                    pass
 
             driver.send({"op": "close"})
             assert driver.proc.wait(60) == 0
