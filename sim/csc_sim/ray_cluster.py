@@ -177,6 +177,20 @@ def _connect(ray: Any, address: str, workers: int, cpus_per_worker: float, objec
         # Ray >= 2.59 starts clusters with token authentication; a driver on a node finds the
         # token by itself, a Ray Client sends it only in token mode (measured with Ray 2.60)
         os.environ["RAY_AUTH_MODE"] = "token"
+    if address.startswith("ray://"):
+        # Ray Client's proxy starts a server process per client; on a busy machine that start
+        # sometimes fails at once ("Starting Ray client server failed", measured with Ray 2.60
+        # on this two-core machine, about one connect in three under load). A fresh connect
+        # gets a fresh server: try three times before giving up.
+        for attempt in range(1, 4):
+            try:
+                ray.init(address=address, **common)
+                return
+            except (ConnectionError, RuntimeError) as e:
+                if attempt == 3 or "client server failed" not in str(e):
+                    raise
+                print(f"csc_sim ray-cluster: connecting to {address} failed ({type(e).__name__}: Ray Client server start); retrying ({attempt}/3)", file=sys.stderr, flush=True)
+                time.sleep(2.0 * attempt)
     if address != "auto":
         ray.init(address=address, **common)
         return
