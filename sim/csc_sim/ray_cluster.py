@@ -179,9 +179,9 @@ def _connect(ray: Any, address: str, workers: int, cpus_per_worker: float, objec
         os.environ["RAY_AUTH_MODE"] = "token"
     if address.startswith("ray://"):
         # Ray Client's proxy starts a server process per client; on a busy machine that start
-        # sometimes fails at once ("Starting Ray client server failed", measured with Ray 2.60
-        # on this two-core machine, about one connect in three under load). A fresh connect
-        # gets a fresh server: try three times before giving up.
+        # sometimes fails at once ("Starting Ray client server failed"; Ray 2.60 on this two-core
+        # machine: 4 of 5 full pytest runs in a row, 1 of 13 runs of fewer test files). A fresh
+        # connect gets a fresh server: try three times before giving up.
         for attempt in range(1, 4):
             try:
                 ray.init(address=address, **common)
