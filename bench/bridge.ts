@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { SimClient } from '../src/bridge/client.ts';
 import { REPO_ROOT, SimProcess, makeIpcDir, simChildEnv, simPython } from '../src/bridge/supervisor.ts';
 import { makeRemoteVecEnv } from '../src/envs/remote.ts';
+import { sweepActions } from './sweep-actions.ts';
 
 const GOAL_RATIO = 0.9;
 
@@ -66,12 +67,7 @@ async function bridgeBench(envId: string, workers: number, k: number) {
   const env = await makeRemoteVecEnv({ kind: 'spawn', envId, workers, envsPerWorker: k });
   try {
     const n = env.numEnvs;
-    const { actLow, actHigh, actSize } = env.spec;
-    const actions = Float32Array.from({ length: n * actSize }, (_, i) => {
-      const lo = Math.max(actLow[i % actSize]!, -1);
-      const hi = Math.min(actHigh[i % actSize]!, 1);
-      return lo + ((i * 0.618) % 1) * (hi - lo);
-    });
+    const actions = sweepActions(env.spec, n);
     await env.reset(0);
     for (let i = 0; i < 10; i++) await env.step(actions);
     let rounds = 0;

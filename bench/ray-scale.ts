@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { REPO_ROOT, simChildEnv, simPython } from '../src/bridge/supervisor.ts';
 import { makeRemoteVecEnv, type RemoteVecEnvOptions } from '../src/envs/remote.ts';
 import { gitCommit, machineInfo } from './provenance.ts';
+import { sweepActions } from './sweep-actions.ts';
 
 const { values } = parseArgs({
   options: {
@@ -67,12 +68,7 @@ async function remoteBench(envId: string, mode: 'ray' | 'local', workers: number
   const startS = (performance.now() - t0) / 1000;
   try {
     const n = env.numEnvs;
-    const { actLow, actHigh, actSize } = env.spec;
-    const actions = Float32Array.from({ length: n * actSize }, (_, i) => {
-      const lo = Math.max(actLow[i % actSize]!, -1);
-      const hi = Math.min(actHigh[i % actSize]!, 1);
-      return lo + ((i * 0.618) % 1) * (hi - lo);
-    });
+    const actions = sweepActions(env.spec, n);
     await env.reset(0);
     for (let i = 0; i < 5; i++) await env.step(actions);
     let rounds = 0;

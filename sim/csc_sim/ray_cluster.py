@@ -44,6 +44,8 @@ from typing import Any, Callable, TextIO
 
 import zmq
 
+from .server import process_gone
+
 # Replacements of one worker that fail in a row (the actor dies before it is ready) before the
 # driver gives up on the run: more than this means the cluster cannot host the env any more.
 MAX_FAILED_STARTS = 5
@@ -368,7 +370,7 @@ def run_ray_cluster(
             now = time.monotonic()
             if parent_pid is not None and now - last_parent_check > 1.0:
                 last_parent_check = now
-                if _gone(parent_pid):
+                if process_gone(parent_pid):
                     print(f"csc_sim ray-cluster: parent {parent_pid} is gone, exiting", file=sys.stderr, flush=True)
                     break
         return exit_code
@@ -402,13 +404,3 @@ def parse_port_range(text: str | None) -> tuple[int, int] | None:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0] if text else ''}"
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False

@@ -229,7 +229,8 @@ def serve(
             auth.stop()
 
 
-def _gone(pid: int) -> bool:
+def process_gone(pid: int) -> bool:
+    """Whether no process `pid` exists any more (the parent-watch of `serve` and `ray-cluster`)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -269,7 +270,7 @@ def run_server(
         now = time.monotonic()
         if parent_pid is not None and now - stop["checked"] > 1.0:
             stop["checked"] = now
-            if _gone(parent_pid):
+            if process_gone(parent_pid):
                 print(f"csc_sim serve: parent {parent_pid} is gone, exiting", file=sys.stderr, flush=True)
                 return True
         return False

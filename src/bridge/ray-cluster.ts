@@ -14,7 +14,7 @@ import { curveKeyPair } from 'zeromq';
 import { EnvInputError } from '../envs/env.ts';
 import type { CurveClientKeys } from './client.ts';
 import { SimStartError, type SimStartFailure } from './errors.ts';
-import { killOnExit, REPO_ROOT, simChildEnv, simPython, type EnvArgs } from './supervisor.ts';
+import { killOnExit, parseJsonObjectLine, REPO_ROOT, simChildEnv, simPython, type EnvArgs } from './supervisor.ts';
 
 /** How to run the actors. */
 export interface RayClusterOptions {
@@ -83,15 +83,8 @@ type DriverEvent =
 
 /** Reads one JSON line of the driver; anything else (not ours) is `undefined`. */
 export function parseDriverEvent(line: string): DriverEvent | undefined {
-  if (!line.startsWith('{')) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const o: Record<string, unknown> = { ...v };
+  const o = parseJsonObjectLine(line);
+  if (o === undefined) return undefined;
   const int = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0;
   switch (o.event) {
     case 'endpoint':

@@ -198,8 +198,11 @@ export class SimProcess {
 
 type EventLine = { event: 'ready'; endpoint: string } | { event: 'error'; code: string; message: string };
 
-/** Reads one of the server's JSON stdout lines; anything else (a simulator's chatter) is ignored. */
-export function parseEventLine(line: string): EventLine | undefined {
+/**
+ * One stdout line of a Python child (a sim server, the Ray driver) as a JSON object, or undefined
+ * for anything else (a simulator's chatter).
+ */
+export function parseJsonObjectLine(line: string): Record<string, unknown> | undefined {
   if (!line.startsWith('{')) return undefined;
   let v: unknown;
   try {
@@ -207,8 +210,13 @@ export function parseEventLine(line: string): EventLine | undefined {
   } catch {
     return undefined;
   }
-  if (typeof v !== 'object' || v === null) return undefined;
-  const o: Record<string, unknown> = { ...v };
+  return typeof v === 'object' && v !== null ? { ...v } : undefined;
+}
+
+/** Reads one of the server's JSON stdout lines; anything else (a simulator's chatter) is ignored. */
+export function parseEventLine(line: string): EventLine | undefined {
+  const o = parseJsonObjectLine(line);
+  if (o === undefined) return undefined;
   if (o.event === 'ready' && typeof o.endpoint === 'string') return { event: 'ready', endpoint: o.endpoint };
   if (o.event === 'error' && typeof o.code === 'string' && typeof o.message === 'string') {
     return { event: 'error', code: o.code, message: o.message };
