@@ -199,3 +199,53 @@ test('an env the actors cannot build fails the start with the server\'s own word
   const env = await makeRemoteVecEnv({ kind: 'cluster', address: c.address, envId: ENV, workers: 2, envsPerWorker: 1, startTimeoutMs: 120_000 });
   await env.close();
 });
+
+test('a driver killed mid-training is started again: its actors are replaced, their episodes dropped and counted, training finishes', { skip, timeout: 600_000 }, async (t) => {
+  const c = cluster!;
+  const env = await makeRemoteVecEnv({ kind: 'cluster', address: c.address, envId: ENV, workers: 2, envsPerWorker: 2, stepTimeoutMs: 5_000, startTimeoutMs: 120_000 });
+  try {
+    const ray = env.cluster!;
+    const before = [0, 1].map((j) => ray.endpoint(j));
+    const driver = ray.pid!;
+    const backend = await initBackend('auto');
+    const config = resolveConfig({ env: ENV, algo: 'trpo', numEnvs: 4, stepsPerEpoch: 400, epochs: 3, valueEpochs: 1, policyHidden: [16], valueHidden: [16] });
+    const out = await mkdtemp(join(tmpdir(), 'csc-ray-driver-'));
+    let epochsDone = 0;
+    const result = await train({
+      config,
+      backend,
+      out,
+      resume: false,
+      checkpointEvery: 10,
+      progress: 'quiet',
+      env,
+      shouldStop: () => {
+        if (++epochsDone === 1) process.kill(driver, 'SIGKILL');
+        return false;
+      },
+    });
+    assert.equal(result.epochs, 3, 'training finishes every epoch');
+    assert.equal(ray.driverRestarts, 1);
+    assert.notEqual(ray.pid, driver, 'a new driver runs');
+    const rows = await readMetrics(out);
+    assert.equal(rows[0]!.droppedEpisodes, 0);
+    const dropped = rows.reduce((s, r) => s + r.droppedEpisodes, 0);
+    t.diagnostic(`dropped ${dropped}, stats ${JSON.stringify(env.stats)}`);
+    assert.ok(dropped >= 2 && dropped <= 4, `the in-flight episodes of the dead driver's actors are dropped (2 envs each), got ${dropped}`);
+    for (const r of rows) assert.equal(r.envSteps + r.droppedEpisodes, 400, `epoch ${r.epoch}: ${r.envSteps} kept + ${r.droppedEpisodes} dropped`);
+    assert.ok(env.stats.restarts >= 1 && env.stats.droppedEpisodes === dropped, JSON.stringify(env.stats));
+    for (const j of [0, 1]) {
+      const now = ray.endpoint(j);
+      assert.notEqual(now.endpoint, before[j]!.endpoint, `worker ${j} serves from a new actor`);
+    }
+    // the old actors died with their driver: the run's own client gets no answer there
+    const old = SimClient.connect(before[0]!.endpoint, { timeoutMs: 1500, curve: ray.curveFor(before[0]!) });
+    try {
+      await assert.rejects(old.ping(), SimTimeoutError);
+    } finally {
+      old.disconnect();
+    }
+  } finally {
+    await env.close();
+  }
+});

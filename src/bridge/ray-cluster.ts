@@ -32,6 +32,8 @@ export interface RayClusterOptions {
   readonly startTimeoutMs?: number;
   /** Ray CPUs each actor reserves (default 1). */
   readonly cpusPerWorker?: number;
+  /** Drivers started in a row after one died mid-run, before giving up (default 3). */
+  readonly maxDriverRestarts?: number;
 }
 
 /** Where the actor of one worker serves. */
@@ -121,7 +123,19 @@ interface Waiter {
   readonly timer: NodeJS.Timeout;
 }
 
-/** The driver process and what it has told us. Build with {@link RaySimCluster.start}. */
+/** How long to wait before restarting a driver that died, per consecutive failed start. */
+const DRIVER_RESTART_BACKOFF_MS = 2_000;
+
+/**
+ * The driver process and what it has told us. Build with {@link RaySimCluster.start}.
+ *
+ * A driver that dies while the run needs it (killed, out of memory, a Ray crash) is started again
+ * with the same client key: its actors died with it (Ray kills the actors a driver owns), so every
+ * worker is reported lost, and the new actors' endpoints answer the remote env's replacement
+ * requests as usual; the episodes in flight are dropped and counted there. After
+ * `maxDriverRestarts` drivers in a row that die before serving, the cluster gives up and every
+ * waiter is rejected with the last driver's words.
+ */
 export class RaySimCluster {
   private readonly endpoints: (ActorEndpoint | undefined)[];
   private readonly waiters = new Map<number, Waiter[]>();
@@ -130,27 +144,29 @@ export class RaySimCluster {
   readonly lost: Observable<ActorLost> = this.lostSubject.asObservable();
   private exitError: Error | undefined;
   private closing = false;
+  private child: ChildProcess | undefined;
+  private stderr = '';
   private readonly exited: Promise<void>;
-  /** Actors lost and replaced so far. */
+  private resolveExited: () => void = () => undefined;
+  /** Drivers started since the last one that served (0 while one serves). */
+  private failedDriverStarts = 0;
+  /** Whether a driver has had all its actors serving once (before that, a death fails the start). */
+  private started = false;
+  private readonly maxDriverRestarts: number;
+  /** Actors lost and replaced so far (those of a dead driver included). */
   lostActors = 0;
+  /** Drivers restarted after dying mid-run. */
+  driverRestarts = 0;
 
   private constructor(
-    private readonly child: ChildProcess,
     readonly options: RayClusterOptions,
     private readonly keys: { readonly publicKey: string; readonly secretKey: string },
-    private readonly stderrTail: () => string,
+    private readonly python: string,
   ) {
     this.endpoints = Array.from({ length: options.workers }, () => undefined);
+    this.maxDriverRestarts = options.maxDriverRestarts ?? 3;
     this.exited = new Promise((res) => {
-      child.once('close', (code, signal) => {
-        this.exitError = new Error(
-          `Ray sim driver exited (${signal ?? `code ${code ?? '?'}`})${this.closing ? '' : ` while the run needed it; stderr: ${this.stderrTail()}`}`,
-        );
-        for (const [, list] of this.waiters) for (const w of list) this.settleWaiter(w, undefined, this.exitError);
-        this.waiters.clear();
-        this.lostSubject.complete();
-        res();
-      });
+      this.resolveExited = res;
     });
   }
 
@@ -158,34 +174,26 @@ export class RaySimCluster {
   static start(o: RayClusterOptions): Promise<RaySimCluster> {
     if (!Number.isInteger(o.workers) || o.workers < 1) throw new EnvInputError(`--sim-workers ${o.workers}: expected an integer >= 1`);
     const address = parseClusterAddress(o.address);
-    const python = o.python ?? simPython();
+    const cluster = new RaySimCluster({ ...o, address }, curveKeyPair(), o.python ?? simPython());
     const startTimeoutMs = o.startTimeoutMs ?? 180_000;
-    const keys = curveKeyPair();
-    // (the key is passed as --client-key=KEY: Z85 keys may start with '-', which argparse would
-    // take for an option)
-    const args = ['-m', 'csc_sim', 'ray-cluster', '--address', address, '--env', o.envId, '--workers', String(o.workers),
-      '--num-envs', String(o.envsPerWorker), `--client-key=${keys.publicKey}`, '--parent-pid', String(process.pid)];
-    if (o.cpusPerWorker !== undefined) args.push('--cpus-per-worker', String(o.cpusPerWorker));
-    for (const [k, v] of Object.entries(o.envArgs ?? {})) args.push('--env-arg', `${k}=${JSON.stringify(v)}`);
-    // detached: a Ctrl-C at the terminal must not reach the driver, nor the Ray processes of a cluster
-    // it started (`auto`): the learner finishes its epoch first, then closes the driver
-    const child = spawn(python, args, { cwd: REPO_ROOT, env: simChildEnv(), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    killOnExit(child, 'SIGTERM');
-    let stderr = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (s: string) => {
-      stderr = (stderr + s).slice(-4000);
-    });
-    const tail = (): string => stderr.trim();
-    const cluster = new RaySimCluster(child, { ...o, address }, keys, tail);
+    const tail = (): string => cluster.stderrTail();
 
     return new Promise<RaySimCluster>((resolveReady, rejectReady) => {
       let settled = false;
       let errorEvent: { code: string; message: string } | undefined;
+      const child = cluster.spawnDriver((ev) => {
+        if (ev.event === 'error') errorEvent = ev;
+        if (ev.event === 'ready' && !settled) {
+          settled = true;
+          clearTimeout(timer);
+          resolveReady(cluster);
+        }
+      });
       const fail = (reason: SimStartFailure, message: string): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        cluster.closing = true;
         child.kill('SIGTERM');
         rejectReady(new SimStartError(o.envId, reason, message, tail()));
       };
@@ -194,36 +202,99 @@ export class RaySimCluster {
         fail('timeout', `${have} of ${o.workers} Ray actors serving after ${startTimeoutMs} ms (does the cluster have ${o.workers} free CPUs?)${tail() ? `; stderr: ${tail()}` : ''}`);
       }, startTimeoutMs);
       child.once('error', (e: NodeJS.ErrnoException) => {
-        fail(e.code === 'ENOENT' ? 'no_python' : 'exited', e.code === 'ENOENT' ? `no Python interpreter at ${python}; run scripts/setup-sim.sh or set CSC_SIM_PYTHON` : e.message);
+        fail(e.code === 'ENOENT' ? 'no_python' : 'exited', e.code === 'ENOENT' ? `no Python interpreter at ${cluster.python}; run scripts/setup-sim.sh or set CSC_SIM_PYTHON` : e.message);
       });
       child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
         const reason = errorEvent !== undefined ? (START_FAILURES[errorEvent.code] ?? 'exited') : 'exited';
         fail(reason, `Ray sim driver exited (${signal ?? `code ${code ?? '?'}`}) before its actors were ready: ${errorEvent?.message ?? (tail() || 'no output')}`);
       });
-      let buf = '';
-      child.stdout?.setEncoding('utf8');
-      child.stdout?.on('data', (s: string) => {
-        buf += s;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const ev = parseDriverEvent(buf.slice(0, nl).trim());
-          buf = buf.slice(nl + 1);
-          if (ev === undefined) continue;
-          if (ev.event === 'error') errorEvent = ev;
-          cluster.onEvent(ev);
-          if (ev.event === 'ready' && !settled) {
-            settled = true;
-            clearTimeout(timer);
-            resolveReady(cluster);
-          }
-        }
-      });
     });
+  }
+
+  /**
+   * Starts a driver process for all workers; `onEvent` sees each of its events after the cluster
+   * has. Its unexpected exit, once the cluster has started, restarts it ({@link onDriverExit}).
+   */
+  private spawnDriver(onEvent: (ev: DriverEvent) => void = () => undefined): ChildProcess {
+    const o = this.options;
+    // (the key is passed as --client-key=KEY: Z85 keys may start with '-', which argparse would
+    // take for an option)
+    const args = ['-m', 'csc_sim', 'ray-cluster', '--address', o.address, '--env', o.envId, '--workers', String(o.workers),
+      '--num-envs', String(o.envsPerWorker), `--client-key=${this.keys.publicKey}`, '--parent-pid', String(process.pid)];
+    if (o.cpusPerWorker !== undefined) args.push('--cpus-per-worker', String(o.cpusPerWorker));
+    for (const [k, v] of Object.entries(o.envArgs ?? {})) args.push('--env-arg', `${k}=${JSON.stringify(v)}`);
+    // detached: a Ctrl-C at the terminal must not reach the driver, nor the Ray processes of a cluster
+    // it started (`auto`): the learner finishes its epoch first, then closes the driver
+    const child = spawn(this.python, args, { cwd: REPO_ROOT, env: simChildEnv(), stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    this.child = child;
+    killOnExit(child, 'SIGTERM');
+    child.stdin?.on('error', () => undefined); // a driver that died mid-write; its close event says so
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (s: string) => {
+      this.stderr = (this.stderr + s).slice(-4000);
+    });
+    let buf = '';
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (s: string) => {
+      buf += s;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const ev = parseDriverEvent(buf.slice(0, nl).trim());
+        buf = buf.slice(nl + 1);
+        if (ev === undefined) continue;
+        this.onEvent(ev);
+        onEvent(ev);
+      }
+    });
+    child.once('close', (code, signal) => { this.onDriverExit(child, code, signal); });
+    return child;
+  }
+
+  private stderrTail(): string {
+    return this.stderr.trim();
+  }
+
+  private onDriverExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child) return;
+    const how = signal ?? `code ${code ?? '?'}`;
+    if (!this.closing && this.started && this.failedDriverStarts < this.maxDriverRestarts) {
+      // its actors died with it: every worker is lost; the new driver's endpoints replace them
+      for (let j = 0; j < this.endpoints.length; j++) {
+        const e = this.endpoints[j];
+        if (e === undefined) continue;
+        this.endpoints[j] = undefined;
+        this.lostActors++;
+        this.lostSubject.next({ worker: j, generation: e.generation, endpoint: e.endpoint, reason: `the Ray sim driver exited (${how}); a new one starts its actors` });
+      }
+      this.failedDriverStarts++;
+      this.driverRestarts++;
+      process.stderr.write(`csc: the Ray sim driver exited (${how}) while the run needed it; starting another (${this.failedDriverStarts} of ${this.maxDriverRestarts})${this.stderrTail() ? `; its stderr: ${this.stderrTail().split('\n').slice(-3).join(' | ')}` : ''}\n`);
+      this.stderr = '';
+      this.child = undefined;
+      setTimeout(() => {
+        if (!this.closing) this.spawnDriver();
+        else this.finish(`Ray sim driver exited (${how})`);
+      }, DRIVER_RESTART_BACKOFF_MS * this.failedDriverStarts);
+      return;
+    }
+    const gaveUp = !this.closing && this.failedDriverStarts > 0;
+    this.finish(
+      `Ray sim driver exited (${how})${this.closing ? '' : `${gaveUp ? `, the ${this.failedDriverStarts} restarted drivers in a row died before their actors served,` : ''} while the run needed it; stderr: ${this.stderrTail()}`}`,
+    );
+  }
+
+  /** The cluster is over: waiters get `message`, `lost` completes, close() returns. */
+  private finish(message: string): void {
+    this.exitError = new Error(message);
+    for (const [, list] of this.waiters) for (const w of list) this.settleWaiter(w, undefined, this.exitError);
+    this.waiters.clear();
+    this.lostSubject.complete();
+    this.resolveExited();
   }
 
   /** Pid of the driver process. */
   get pid(): number | undefined {
-    return this.child.pid;
+    return this.child?.pid;
   }
 
   /** Where worker `j`'s actor serves now (known once the cluster has started). */
@@ -264,18 +335,18 @@ export class RaySimCluster {
     if (!this.closing) {
       this.closing = true;
       this.send({ op: 'close' });
-      this.child.stdin?.end();
+      this.child?.stdin?.end();
     }
     if (this.exitError !== undefined) return;
-    const term = setTimeout(() => { this.child.kill('SIGTERM'); }, 15_000);
-    const kill = setTimeout(() => { this.child.kill('SIGKILL'); }, 30_000);
+    const term = setTimeout(() => { this.child?.kill('SIGTERM'); }, 15_000);
+    const kill = setTimeout(() => { this.child?.kill('SIGKILL'); }, 30_000);
     await this.exited;
     clearTimeout(term);
     clearTimeout(kill);
   }
 
   private send(cmd: Record<string, unknown>): void {
-    if (this.child.stdin?.writable === true) this.child.stdin.write(`${JSON.stringify(cmd)}\n`);
+    if (this.child?.stdin?.writable === true) this.child.stdin.write(`${JSON.stringify(cmd)}\n`);
   }
 
   private onEvent(ev: DriverEvent): void {
@@ -299,6 +370,9 @@ export class RaySimCluster {
         return;
       }
       case 'ready':
+        this.started = true;
+        this.failedDriverStarts = 0;
+        return;
       case 'error':
         return;
     }
