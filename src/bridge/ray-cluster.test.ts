@@ -1,8 +1,12 @@
-// The Ray driver's wire (JSON lines) and --sim-cluster addresses, checked without Ray.
+// The Ray driver's wire (JSON lines), --sim-cluster addresses and the driver's supervision, checked without Ray.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EnvInputError } from '../envs/env.ts';
-import { parseClusterAddress, parseDriverEvent } from './ray-cluster.ts';
+import { SimStartError } from './errors.ts';
+import { parseClusterAddress, parseDriverEvent, RaySimCluster } from './ray-cluster.ts';
 
 const KEY = 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7';
 
@@ -41,4 +45,70 @@ test('makeVecEnv checks --sim-cluster before starting anything', async () => {
   await rejects(makeVecEnv('gym:Pendulum-v1', 4, { simCluster: 'tcp://head:6379' }), /--sim-cluster "tcp:\/\/head:6379": expected auto/);
   await rejects(makeVecEnv('gym:Pendulum-v1', 4, { simCluster: 'auto', simEndpoints: ['tcp://h:1'] }), /--sim and --sim-cluster both/);
   await rejects(makeVecEnv('gym:Pendulum-v1', 4, { simCluster: 'auto', simWorkers: 3 }), /does not split evenly over --sim-workers 3/);
+});
+
+// A stand-in for `python -m csc_sim ray-cluster`: each start appends to a log and, by its number in
+// `plan`, serves (endpoint and ready events, then runs until `kill()` or the end of its stdin) or
+// dies at once. The real driver under real Ray is test/ray-cluster.test.ts; this pins the
+// learner's side of the supervision.
+function standInDriver(plan: readonly ('serve' | 'die')[]): { python: string; starts: () => number; kill: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'csc-driver-'));
+  const log = join(dir, 'starts');
+  writeFileSync(log, '');
+  const script = join(dir, 'driver.sh');
+  writeFileSync(script, `#!/bin/bash
+echo start >> ${log}
+n=$(grep -c start ${log})
+plan=(${plan.join(' ')})
+[ "\${plan[$((n-1))]:-die}" = die ] && { echo "driver $n dies" >&2; exit 3; }
+echo "{\\"event\\": \\"endpoint\\", \\"worker\\": 0, \\"generation\\": 0, \\"endpoint\\": \\"tcp://127.0.0.1:$((40000+n))\\", \\"serverKey\\": \\"${KEY}\\", \\"node\\": \\"n$n\\", \\"pid\\": $$}"
+echo '{"event": "ready", "workers": 1}'
+dies=$(grep -c die ${log})
+while [ "$(grep -c die ${log})" -le "$dies" ]; do
+  # end of stdin (the learner's close) ends it cleanly
+  if ! read -r -t 0.05 _; then [ $? -le 128 ] && exit 0; fi
+done
+exit 1
+`);
+  chmodSync(script, 0o755);
+  return { python: script, starts: () => readFileSync(log, 'utf8').split('\n').filter((l) => l === 'start').length, kill: () => { writeFileSync(log, 'die\n', { flag: 'a' }); } };
+}
+
+test('a driver that dies mid-run is started again, its actors reported lost; the new endpoint answers a replacement', async () => {
+  const d = standInDriver(['serve', 'die', 'serve']);
+  const c = await RaySimCluster.start({ address: 'auto', envId: 'x', workers: 1, envsPerWorker: 1, python: d.python, driverRestartBackoffMs: 10 });
+  const lost: string[] = [];
+  c.lost.subscribe((l) => lost.push(`${l.worker}:${l.endpoint}`));
+  try {
+    assert.equal(c.endpoint(0).endpoint, 'tcp://127.0.0.1:40001');
+    const first = c.pid;
+    d.kill();
+    const e = await c.replace(0, 'tcp://127.0.0.1:40001', 10_000);
+    assert.equal(e.endpoint, 'tcp://127.0.0.1:40003');
+    assert.deepEqual(lost, ['0:tcp://127.0.0.1:40001']);
+    assert.equal(c.driverRestarts, 2);
+    assert.equal(c.lostActors, 1);
+    assert.notEqual(c.pid, first);
+  } finally {
+    await c.close();
+  }
+  assert.equal(d.starts(), 3);
+});
+
+test('drivers that keep dying before they serve end the cluster after maxDriverRestarts, naming why', async () => {
+  const d = standInDriver(['serve']);
+  const c = await RaySimCluster.start({ address: 'auto', envId: 'x', workers: 1, envsPerWorker: 1, python: d.python, driverRestartBackoffMs: 10, maxDriverRestarts: 2 });
+  d.kill();
+  await assert.rejects(c.replace(0, 'tcp://127.0.0.1:40001', 10_000), /the 2 restarted drivers in a row died before their actors served.*driver 3 dies/s);
+  assert.equal(d.starts(), 3);
+  await assert.rejects(c.replace(0, 'tcp://127.0.0.1:40001', 10_000), /Ray sim driver exited/, 'a finished cluster answers at once');
+  await c.close();
+});
+
+test('a driver that dies before it serves fails the start; it is not restarted', async () => {
+  const d = standInDriver(['die']);
+  await assert.rejects(RaySimCluster.start({ address: 'auto', envId: 'x', workers: 1, envsPerWorker: 1, python: d.python, driverRestartBackoffMs: 10 }),
+    (e: unknown) => e instanceof SimStartError && /before its actors were ready: .*driver 1 dies/s.test(e.message));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(d.starts(), 1);
 });

@@ -34,6 +34,8 @@ export interface RayClusterOptions {
   readonly cpusPerWorker?: number;
   /** Drivers started in a row after one died mid-run, before giving up (default 3). */
   readonly maxDriverRestarts?: number;
+  /** Wait before the n-th restart in a row: n × this (default 2000 ms). */
+  readonly driverRestartBackoffMs?: number;
 }
 
 /** Where the actor of one worker serves. */
@@ -122,9 +124,6 @@ interface Waiter {
   readonly reject: (err: Error) => void;
   readonly timer: NodeJS.Timeout;
 }
-
-/** How long to wait before restarting a driver that died, per consecutive failed start. */
-const DRIVER_RESTART_BACKOFF_MS = 2_000;
 
 /**
  * The driver process and what it has told us. Build with {@link RaySimCluster.start}.
@@ -274,7 +273,7 @@ export class RaySimCluster {
       setTimeout(() => {
         if (!this.closing) this.spawnDriver();
         else this.finish(`Ray sim driver exited (${how})`);
-      }, DRIVER_RESTART_BACKOFF_MS * this.failedDriverStarts);
+      }, (this.options.driverRestartBackoffMs ?? 2_000) * this.failedDriverStarts);
       return;
     }
     const gaveUp = !this.closing && this.failedDriverStarts > 0;
