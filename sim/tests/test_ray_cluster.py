@@ -2,14 +2,17 @@
 without the keys, and on a real three-node Ray cluster on this machine the driver spreads its
 actors over nodes, hands their endpoints and server keys over, replaces the actor of a node that
 is killed on another node and a hung (SIGSTOPped) actor the learner asks to replace, and leaves
-nothing behind when closed."""
+nothing behind when closed; with Ray's own TLS on (scripts/ray-tls-certs.sh), the driver works
+and Ray's GCS answers only clients holding the cluster's certificate."""
 from __future__ import annotations
 
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -93,8 +96,8 @@ def test_curve_server_answers_only_the_admitted_client():
 class _Driver:
     """`python -m csc_sim ray-cluster` as a subprocess, its JSON events on a queue."""
 
-    def __init__(self, address: str, workers: int, client_pub: str) -> None:
-        env = {**os.environ, "PYTHONPATH": SIM_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    def __init__(self, address: str, workers: int, client_pub: str, extra_env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, **(extra_env or {}), "PYTHONPATH": SIM_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "csc_sim", "ray-cluster", "--address", address, "--env", ENV,
              "--workers", str(workers), "--num-envs", "2", f"--client-key={client_pub}"],
@@ -234,3 +237,78 @@ def test_without_ray_the_driver_says_so_and_exits_8(tmp_path):
     assert r.returncode == 8, r.stderr
     event = json.loads(r.stdout.strip().splitlines()[-1])
     assert event["event"] == "error" and event["code"] == "no_ray" and "scripts/setup-sim.sh" in event["message"]
+
+
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # + an empty SETTINGS frame
+
+
+def _gcs_answer(address: str, tls: ssl.SSLContext | None) -> bytes:
+    """What Ray's GCS at `address` sends back to an HTTP/2 preface (its SETTINGS frame when it
+    accepts the connection; b"" when it closes it), over TLS with `tls` or plain TCP."""
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        sock = tls.wrap_socket(raw, server_hostname=host) if tls is not None else raw
+        try:
+            sock.sendall(_H2_PREFACE)
+            return sock.recv(64)
+        except (ssl.SSLError, ConnectionResetError):
+            return b""
+        finally:
+            if sock is not raw:
+                sock.close()
+
+
+def test_with_ray_tls_the_driver_works_and_the_gcs_refuses_clients_without_the_certificate(tmp_path):
+    """docs/scale-out.md, "Ray's traffic": a cluster started with RAY_USE_TLS and the certificates
+    of scripts/ray-tls-certs.sh; the driver, given the same variables, hands over its actors'
+    endpoints as without TLS. Ray's GCS completes HTTP/2 only for a client that shows the
+    cluster's certificate (mutual TLS); a TLS client without it and a plain one are cut off."""
+    pytest.importorskip("ray", reason="Ray is not installed (scripts/setup-sim.sh installs sim/requirements-ray.txt)")
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (scripts/ray-tls-certs.sh needs it)")
+    from ray._private.services import get_node_ip_address
+
+    certs = tmp_path / "tls"
+    made = subprocess.run(["bash", os.path.join(SIM_ROOT, "..", "scripts", "ray-tls-certs.sh"), str(certs), "127.0.0.1", "localhost", get_node_ip_address()],
+                          capture_output=True, text=True, check=True)
+    tls_env = dict(line.removeprefix("export ").split("=", 1) for line in made.stdout.splitlines())
+    assert tls_env["RAY_USE_TLS"] == "1" and set(tls_env) == {"RAY_USE_TLS", "RAY_TLS_SERVER_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_CA_CERT"}
+    assert (certs / "ca.crt").is_file() and oct((certs / "node.key").stat().st_mode & 0o777) == "0o600"
+
+    env = {**os.environ, **tls_env, "PYTHONPATH": SIM_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    cluster = subprocess.Popen([sys.executable, os.path.join(SIM_ROOT, "tests", "ray_local_cluster.py"), "--nodes", "1"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    driver = None
+    try:
+        assert cluster.stdout is not None
+        address = json.loads(cluster.stdout.readline())["address"]
+        client_pub, client_sec = _keypair()
+        driver = _Driver(address, 1, client_pub, tls_env)
+        e = driver.next("endpoint")
+        driver.next("ready")
+        reply = _ask(zmq.Context.instance(), e["endpoint"], 10_000, (e["serverKey"], client_pub, client_sec))
+        assert reply is not None and reply["data"]["numEnvs"] == 2
+
+        with_cert = ssl.create_default_context(cafile=tls_env["RAY_TLS_CA_CERT"])
+        with_cert.set_alpn_protocols(["h2"])
+        with_cert.load_cert_chain(tls_env["RAY_TLS_SERVER_CERT"], tls_env["RAY_TLS_SERVER_KEY"])
+        without_cert = ssl.create_default_context(cafile=tls_env["RAY_TLS_CA_CERT"])
+        without_cert.set_alpn_protocols(["h2"])
+        answer = _gcs_answer(address, with_cert)
+        assert len(answer) >= 9 and answer[3] == 0x04, f"the GCS speaks HTTP/2 to a client with the certificate: {answer!r}"
+        assert _gcs_answer(address, without_cert) == b"", "a TLS client without the certificate is cut off"
+        assert _gcs_answer(address, None) == b"", "a plain client is cut off"
+
+        driver.send({"op": "close"})
+        assert driver.proc.wait(60) == 0
+    finally:
+        if driver is not None and driver.proc.poll() is None:
+            driver.proc.kill()
+            driver.proc.wait()
+        assert cluster.stdin is not None
+        cluster.stdin.close()
+        try:
+            cluster.wait(60)
+        except subprocess.TimeoutExpired:
+            cluster.kill()
+            cluster.wait()
