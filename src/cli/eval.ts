@@ -1,6 +1,6 @@
 /** `csc eval`: run a checkpoint's policy, with or without the safety filter, and report. */
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { loadDeployedPolicy } from '../algos/load.ts';
 import type { ActOptions } from '../algos/deploy.ts';
 import { isRenderable } from '../envs/env.ts';
@@ -18,7 +18,8 @@ Runs a trained policy for a number of episodes and prints a JSON summary: averag
 average failures per episode, and the safety filter's acceptance and exhaustions.
 
 Options:
-  --checkpoint PATH   a checkpoint directory, or a run folder (its latest checkpoint)
+  --checkpoint PATH   a checkpoint directory, a run folder (its latest checkpoint), or
+                      a run's checkpoints/latest file
   --episodes N        episodes to run (default 20)
   --no-filter         act with the policy alone (no Q_C filter)
   --epsilon X         filter threshold (default: ε of the checkpoint's last epoch)
@@ -67,13 +68,18 @@ export function parseRenderSize(text: string): { widthPx: number; heightPx: numb
   return { widthPx: w, heightPx: h };
 }
 
-/** A checkpoint directory, or a run folder's latest checkpoint. */
+/**
+ * A checkpoint directory, a run folder's latest checkpoint, or a run's `checkpoints/latest`
+ * pointer file (it names the newest checkpoint directory beside it).
+ */
 export async function resolveCheckpointDir(path: string): Promise<string> {
-  const isCheckpoint = await stat(join(path, 'checkpoint.json')).then(
-    () => true,
-    () => false,
-  );
-  if (isCheckpoint) return path;
+  const isCheckpoint = (dir: string): Promise<boolean> => stat(join(dir, 'checkpoint.json')).then(() => true, () => false);
+  if (await isCheckpoint(path)) return path;
+  if (basename(path) === 'latest' && (await stat(path).then((st) => st.isFile(), () => false))) {
+    const target = join(dirname(path), (await readFile(path, 'utf8')).trim());
+    if (await isCheckpoint(target)) return target;
+    throw new UsageError(`--checkpoint ${path}: names ${target}, which is not a checkpoint directory (no checkpoint.json)`);
+  }
   const latest = await latestCheckpoint(path);
   if (latest === undefined) throw new UsageError(`--checkpoint ${path}: neither a checkpoint directory (no checkpoint.json) nor a run folder with checkpoints`);
   return latest.dir;

@@ -447,7 +447,8 @@ export async function listCheckpoints(dir: string): Promise<CheckpointRef[]> {
   try {
     names = await readdir(root);
   } catch (err) {
-    if (isErrno(err, 'ENOENT')) return [];
+    // no run folder there, or a file where it expects one: no checkpoints
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return [];
     throw err;
   }
   const out: CheckpointRef[] = [];
