@@ -9,11 +9,13 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { filter, firstValueFrom } from 'rxjs';
 import { curveKeyPair } from 'zeromq';
 import { resolveConfig } from '../src/algos/config.ts';
 import { SimClient } from '../src/bridge/client.ts';
 import { SimStartError, SimTimeoutError } from '../src/bridge/errors.ts';
 import { REPO_ROOT, simChildEnv, simPython } from '../src/bridge/supervisor.ts';
+import type { VecEnv } from '../src/envs/env.ts';
 import { makeRemoteVecEnv, type BridgeFault, type RemoteVecEnv } from '../src/envs/remote.ts';
 import { initBackend } from '../src/nn/backend.ts';
 import { readMetrics } from '../src/runs/run-folder.ts';
@@ -84,6 +86,44 @@ async function startLocalCluster(nodes: number): Promise<LocalCluster> {
   };
 }
 
+/**
+ * Trains TRPO for 3 epochs of 400 steps on `env` (4 envs). After the first epoch it runs
+ * `afterFirstEpoch` (a node or driver kill) and holds the next step until that has happened, so
+ * epochs 1 and 2 step on the killed actors however fast the training is; checks every epoch
+ * finished and returns the run's metrics rows.
+ */
+async function trainThreeEpochs(env: RemoteVecEnv, afterFirstEpoch: () => Promise<void>): Promise<Awaited<ReturnType<typeof readMetrics>>> {
+  const config = resolveConfig({ env: ENV, algo: 'trpo', numEnvs: 4, stepsPerEpoch: 400, epochs: 3, valueEpochs: 1, policyHidden: [16], valueHidden: [16] });
+  const out = await mkdtemp(join(tmpdir(), 'csc-ray-run-'));
+  let epochsDone = 0;
+  let gate: Promise<void> | undefined;
+  const gated: VecEnv = {
+    spec: env.spec,
+    numEnvs: env.numEnvs,
+    reset: (seed) => env.reset(seed),
+    step: async (actions) => {
+      await gate;
+      return env.step(actions);
+    },
+    close: () => env.close(),
+  };
+  const result = await train({
+    config,
+    backend: await initBackend('auto'),
+    out,
+    resume: false,
+    checkpointEvery: 10,
+    progress: 'quiet',
+    env: gated,
+    shouldStop: () => {
+      if (++epochsDone === 1) gate = afterFirstEpoch();
+      return false;
+    },
+  });
+  assert.equal(result.epochs, 3, 'training finishes every epoch');
+  return readMetrics(out);
+}
+
 let cluster: LocalCluster | undefined;
 before(async () => {
   if (hasRay) cluster = await startLocalCluster(3);
@@ -124,29 +164,15 @@ test('Ray actors: spread over nodes, CURVE hand-off, a node killed mid-training 
     assert.equal(env.numEnvs, 4);
 
     // training, with worker 0's node killed after the first epoch
-    const backend = await initBackend('auto');
-    const config = resolveConfig({ env: ENV, algo: 'trpo', numEnvs: 4, stepsPerEpoch: 400, epochs: 3, valueEpochs: 1, policyHidden: [16], valueHidden: [16] });
-    const out = await mkdtemp(join(tmpdir(), 'csc-ray-run-'));
     const victim = placed[0]!.node;
-    let epochsDone = 0;
-    let killed: Promise<void> | undefined;
-    const result = await train({
-      config,
-      backend,
-      out,
-      resume: false,
-      checkpointEvery: 10,
-      progress: 'quiet',
-      env,
-      shouldStop: () => {
-        if (++epochsDone === 1) killed = c.removeNode(victim);
-        return false;
-      },
+    // (the actor's process may outlive its raylet and keep answering: hold the training until
+    // the driver has reported the loss, or a fast run finishes before Ray notices the dead node)
+    const rows = await trainThreeEpochs(env, async () => {
+      const lost = firstValueFrom(ray.lost.pipe(filter((l) => l.worker === 0)));
+      await c.removeNode(victim);
+      await lost;
     });
-    await killed;
     mark('training done');
-    assert.equal(result.epochs, 3, 'training finishes every epoch');
-    const rows = await readMetrics(out);
     assert.deepEqual(rows.map((r) => r.epoch), [0, 1, 2]);
     const dropped = rows.reduce((s, r) => s + r.droppedEpisodes, 0);
     assert.equal(rows[0]!.droppedEpisodes, 0, 'nothing dropped before the node was killed');
@@ -207,27 +233,12 @@ test('a driver killed mid-training is started again: its actors are replaced, th
     const ray = env.cluster!;
     const before = [0, 1].map((j) => ray.endpoint(j));
     const driver = ray.pid!;
-    const backend = await initBackend('auto');
-    const config = resolveConfig({ env: ENV, algo: 'trpo', numEnvs: 4, stepsPerEpoch: 400, epochs: 3, valueEpochs: 1, policyHidden: [16], valueHidden: [16] });
-    const out = await mkdtemp(join(tmpdir(), 'csc-ray-driver-'));
-    let epochsDone = 0;
-    const result = await train({
-      config,
-      backend,
-      out,
-      resume: false,
-      checkpointEvery: 10,
-      progress: 'quiet',
-      env,
-      shouldStop: () => {
-        if (++epochsDone === 1) process.kill(driver, 'SIGKILL');
-        return false;
-      },
+    const rows = await trainThreeEpochs(env, () => {
+      process.kill(driver, 'SIGKILL');
+      return Promise.resolve();
     });
-    assert.equal(result.epochs, 3, 'training finishes every epoch');
     assert.equal(ray.driverRestarts, 1);
     assert.notEqual(ray.pid, driver, 'a new driver runs');
-    const rows = await readMetrics(out);
     assert.equal(rows[0]!.droppedEpisodes, 0);
     const dropped = rows.reduce((s, r) => s + r.droppedEpisodes, 0);
     t.diagnostic(`dropped ${dropped}, stats ${JSON.stringify(env.stats)}`);

@@ -3,24 +3,14 @@
 // process's tfjs-core, computes, and says whether TensorFlow found a GPU (on a machine without one it
 // runs on the CPU and says why). One backend per process, so this file asks for nothing else first.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_CHOICES, BackendError, LOCAL_TFJS_NODE_GPU_DIR, initBackend, noGpuReason } from './backend.ts';
+import { BACKEND_CHOICES, BackendError, initBackend, nativeBuildPresent, noGpuReason } from './backend.ts';
 
-function installed(pkg: string): boolean {
-  try {
-    createRequire(import.meta.url).resolve(pkg);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available = existsSync(join(LOCAL_TFJS_NODE_GPU_DIR, 'package.json')) || installed('@tensorflow/tfjs-node-gpu');
+const available = nativeBuildPresent('tensorflow-gpu');
 
 test('tensorflow-gpu is a --backend choice', () => {
   assert.ok(BACKEND_CHOICES.includes('tensorflow-gpu'));

@@ -2,23 +2,11 @@
 // backend loads into this process's tfjs-core and computes; without it (CI, fresh clones), the
 // error names the build script. One backend per process, so this file asks for nothing else first.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendError, LOCAL_TFJS_NODE_DIR, initBackend } from './backend.ts';
+import { BackendError, initBackend, nativeBuildPresent } from './backend.ts';
 
-function installed(pkg: string): boolean {
-  try {
-    createRequire(import.meta.url).resolve(pkg);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available = existsSync(join(LOCAL_TFJS_NODE_DIR, 'package.json')) || installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu');
+const available = nativeBuildPresent('tensorflow');
 
 test('initBackend("tensorflow") loads the native backend into the project tfjs-core, or names the build script', async () => {
   if (!available) {

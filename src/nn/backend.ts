@@ -101,19 +101,41 @@ async function initCpu(): Promise<BackendInfo> {
  * neither needs nor prunes it. Its `@tensorflow/tfjs` resolves up to the project's node_modules,
  * so the backend registers in this process's tfjs-core.
  */
-export const LOCAL_TFJS_NODE_DIR = fileURLToPath(new URL('../../.tfjs-node/prefix/node_modules/@tensorflow/tfjs-node/', import.meta.url));
+const LOCAL_TFJS_NODE_DIR = fileURLToPath(new URL('../../.tfjs-node/prefix/node_modules/@tensorflow/tfjs-node/', import.meta.url));
 
 /** Where `scripts/build-tfjs-node.sh --gpu` leaves `@tensorflow/tfjs-node-gpu`, built the same way against CUDA-enabled TensorFlow. */
-export const LOCAL_TFJS_NODE_GPU_DIR = fileURLToPath(new URL('../../.tfjs-node-gpu/prefix/node_modules/@tensorflow/tfjs-node-gpu/', import.meta.url));
+const LOCAL_TFJS_NODE_GPU_DIR = fileURLToPath(new URL('../../.tfjs-node-gpu/prefix/node_modules/@tensorflow/tfjs-node-gpu/', import.meta.url));
 
-function localBuild(dir: string, script: string): { readonly label: string; readonly load: () => Promise<unknown> } {
-  return {
-    label: `${dir.includes('tfjs-node-gpu') ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node'} built by ${script}`,
-    load: () => {
+/** Where each native backend may come from, in the order {@link initBackend} tries them. */
+const NATIVE_SOURCES = {
+  tensorflow: { packages: ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'], dir: LOCAL_TFJS_NODE_DIR, built: '@tensorflow/tfjs-node', script: 'scripts/build-tfjs-node.sh' },
+  'tensorflow-gpu': { packages: ['@tensorflow/tfjs-node-gpu'], dir: LOCAL_TFJS_NODE_GPU_DIR, built: '@tensorflow/tfjs-node-gpu', script: 'scripts/build-tfjs-node.sh --gpu' },
+} as const;
+
+/** Whether a package or local build {@link initBackend} would try for `kind` is on disk (it may still fail to load). */
+export function nativeBuildPresent(kind: keyof typeof NATIVE_SOURCES): boolean {
+  const { packages, dir } = NATIVE_SOURCES[kind];
+  const resolves = (pkg: string): boolean => {
+    try {
+      createRequire(import.meta.url).resolve(pkg);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return existsSync(join(dir, 'package.json')) || packages.some(resolves);
+}
+
+function nativeCandidates(kind: keyof typeof NATIVE_SOURCES): readonly { readonly label: string; readonly load: () => Promise<unknown> }[] {
+  const { packages, dir, built, script } = NATIVE_SOURCES[kind];
+  const local = {
+    label: `${built} built by ${script}`,
+    load: (): Promise<unknown> => {
       if (!existsSync(join(dir, 'package.json'))) return Promise.reject(new Error(`not built (no ${dir})`));
       return Promise.resolve(createRequire(import.meta.url)(dir));
     },
   };
+  return [...packages.map((pkg) => ({ label: pkg, load: () => import(pkg) as Promise<unknown> })), local];
 }
 
 /**
@@ -139,9 +161,7 @@ async function initTensorflow(gpuOnly: boolean): Promise<BackendInfo> {
   // TensorFlow otherwise reserves nearly all GPU memory at start-up; the learner's networks need
   // megabytes, and simulators (MuJoCo rendering) may share the GPU.
   process.env.TF_FORCE_GPU_ALLOW_GROWTH ??= 'true';
-  const candidates: readonly { readonly label: string; readonly load: () => Promise<unknown> }[] = gpuOnly
-    ? [...['@tensorflow/tfjs-node-gpu'].map((pkg) => ({ label: pkg, load: () => import(pkg) })), localBuild(LOCAL_TFJS_NODE_GPU_DIR, 'scripts/build-tfjs-node.sh --gpu')]
-    : [...['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].map((pkg) => ({ label: pkg, load: () => import(pkg) })), localBuild(LOCAL_TFJS_NODE_DIR, 'scripts/build-tfjs-node.sh')];
+  const candidates = nativeCandidates(gpuOnly ? 'tensorflow-gpu' : 'tensorflow');
   const errors: string[] = [];
   for (const { label, load } of candidates) {
     try {
