@@ -13,18 +13,22 @@
  *
  * The shipped standing controller (checkpoints/laikago-stand) is the natural first argument: the
  * speed a walker starts from.
+ * Each checkpoint runs on the env its run was trained with (the `--env-arg`s in its config.json,
+ * e.g. a gait clock).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ActOptions } from '../src/algos/deploy.ts';
 import { loadDeployedPolicy } from '../src/algos/load.ts';
 import { resolveCheckpointDir } from '../src/cli/eval.ts';
+import type { EnvArgs } from '../src/bridge/supervisor.ts';
+import type { VecEnv } from '../src/envs/env.ts';
 import { makeVecEnv } from '../src/envs/make.ts';
 import { initBackend } from '../src/nn/backend.ts';
 import { runEpisodes } from '../src/runs/episodes.ts';
 import type { EpochMetrics } from '../src/runs/metrics.ts';
-import { readConfig, readMetrics } from '../src/runs/run-folder.ts';
+import { readConfig, readMetrics, readRunEnvArgs } from '../src/runs/run-folder.ts';
 import { gitCommit, machineInfo } from './provenance.ts';
 
 const { values, positionals } = parseArgs({
@@ -89,11 +93,16 @@ async function trainingSummary(dir: string): Promise<Record<string, unknown>> {
 
 const training = values.run === undefined ? null : await trainingSummary(values.run);
 await initBackend('auto');
-const env = await makeVecEnv('laikago-walk', numEnvs);
-const results: { checkpoint: string; rows: Row[] }[] = [];
+// one env per set of --env-arg values the checkpoints' runs were trained with (e.g. a gait clock)
+const envs = new Map<string, VecEnv>();
+const results: { checkpoint: string; envArgs: EnvArgs; rows: Row[] }[] = [];
 try {
   for (const arg of positionals) {
     const dir = await resolveCheckpointDir(arg);
+    const envArgs = (await readRunEnvArgs(dirname(dirname(dir)))) ?? {};
+    const key = JSON.stringify(envArgs);
+    const env = envs.get(key) ?? (await makeVecEnv('laikago-walk', numEnvs, Object.keys(envArgs).length > 0 ? { envArgs } : {}));
+    envs.set(key, env);
     const policy = await loadDeployedPolicy(dir, { seed });
     const rows: Row[] = [];
     try {
@@ -132,10 +141,10 @@ try {
     } finally {
       policy.dispose();
     }
-    results.push({ checkpoint: dir, rows });
+    results.push({ checkpoint: dir, envArgs, rows });
   }
 } finally {
-  await env.close();
+  for (const env of envs.values()) await env.close();
 }
 const name = `laikago-walk${values.tag === '' ? '' : `-${values.tag}`}`;
 mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });

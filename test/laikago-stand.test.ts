@@ -85,3 +85,25 @@ test('csc train --env laikago-walk starts from the shipped controller by default
   const cfgFresh = JSON.parse(await readFile(join(dir, 'fresh', 'config.json'), 'utf8')) as { initPolicy: string | null };
   assert.equal(cfgFresh.initPolicy, null);
 });
+
+test('laikago-walk with a gait clock (--env-arg gait_hz) starts from the standing controller, and csc eval and --resume rebuild the env the run used', { skip: NO_SIM }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'csc-walk-gait-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const run = join(dir, 'run');
+  const tiny = ['--env', 'laikago-walk', '--num-envs', '2', '--steps-per-epoch', '100', '--set', 'criticUpdatesPerEpoch=2', '--progress', 'quiet', '--out', run];
+  const r = csc('train', ...tiny, '--epochs', '1', '--env-arg', 'gait_hz=2');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /policy starts from .*checkpoints\/laikago-stand/);
+  const cfg = JSON.parse(await readFile(join(run, 'config.json'), 'utf8')) as { envArgs: unknown; spec: { obsSize: number; obsNames: string[] } };
+  assert.deepEqual(cfg.envArgs, { gait_hz: 2 });
+  assert.equal(cfg.spec.obsSize, 50);
+  assert.deepEqual(cfg.spec.obsNames.slice(-2), ['gait_phase_sin', 'gait_phase_cos']);
+  // the checkpoint's policy takes 50 inputs: eval and resume must build the env with the clock
+  const s = evaluate(run, '--no-filter', '--deterministic');
+  assert.equal(s.episodes, 4);
+  const resumed = csc('train', ...tiny, '--epochs', '2', '--resume');
+  assert.equal(resumed.code, 0, resumed.err);
+  const bad = csc('eval', '--checkpoint', run, '--episodes', '1', '--num-envs', '1', '--env-arg', 'gait_hz=0');
+  assert.notEqual(bad.code, 0, 'an env without the clock does not fit the checkpoint');
+  assert.match(bad.err, /obs/);
+});

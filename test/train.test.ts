@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type LearnerConfig, resolveConfig } from '../src/algos/config.ts';
 import { CscLearner } from '../src/algos/csc.ts';
 import { loadDeployedPolicy } from '../src/algos/load.ts';
+import type { VecEnv } from '../src/envs/env.ts';
 import { PointNavVecEnv } from '../src/envs/point-nav.ts';
 import { type BackendInfo, initBackend } from '../src/nn/backend.ts';
 import { CheckpointError } from '../src/nn/checkpoint.ts';
@@ -121,6 +122,38 @@ test('train() writes a run folder and --resume continues from the last checkpoin
   assert.ok(stopped.checkpoint !== undefined);
   const s2 = JSON.parse(await readFile(join(out2, 'status.json'), 'utf8')) as { state: string };
   assert.equal(s2.state, 'interrupted');
+});
+
+test('--init-policy into an observation with inputs added after the saved ones: zero weights for them, the same actions; other layouts refused', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'csc-init-wide-'));
+  const { learner } = await runEpochs(small({ algo: 'trpo', epochs: 1 }));
+  await learner.save(dir);
+  const base = new PointNavVecEnv(4);
+  const withInputs = (names: readonly string[]): VecEnv => ({
+    spec: { ...base.spec, obsSize: names.length, obsNames: names },
+    numEnvs: base.numEnvs,
+    reset: (seed) => base.reset(seed),
+    step: (a) => base.step(a),
+    close: () => base.close(),
+  });
+  const n = base.spec.obsSize;
+  const wide = new CscLearner(small({ seed: 9 }), withInputs([...base.spec.obsNames, 'gait_phase_sin', 'gait_phase_cos']));
+  await wide.initPolicyFrom(dir);
+  const [w0, ...rest] = wide.policy.vars.map((v) => Array.from(v.dataSync()));
+  const [s0, ...savedRest] = learner.policy.vars.map((v) => Array.from(v.dataSync()));
+  const cols = s0!.length / n;
+  assert.deepEqual(w0!.slice(0, n * cols), s0, 'the saved inputs keep their weights');
+  assert.deepEqual(w0!.slice(n * cols), new Array<number>(2 * cols).fill(0), 'the added inputs start at zero');
+  assert.deepEqual(rest, savedRest);
+  const obs = Float32Array.from({ length: n }, (_, i) => Math.sin(i + 1));
+  const withClock = Float32Array.from([...obs, 0.7, -0.3]);
+  const meanOf = (l: CscLearner, o: Float32Array): number[] => tf.tidy(() => Array.from(l.policy.mean.apply(tf.tensor2d(o, [1, o.length])).dataSync()));
+  assert.deepEqual(meanOf(wide, withClock), meanOf(learner, obs), 'the copied policy acts as it did, whatever the new inputs say');
+  const reordered = [...base.spec.obsNames];
+  [reordered[0], reordered[1]] = [reordered[1]!, reordered[0]!];
+  const other = new CscLearner(small(), withInputs([...reordered, 'gait_phase_sin']));
+  await assert.rejects(other.initPolicyFrom(dir), (e: unknown) => e instanceof CheckpointError && /may only add inputs after the saved ones/.test(e.message));
+  for (const l of [learner, wide, other]) l.dispose();
 });
 
 test('λ rises in a run whose failures exceed χ', async () => {

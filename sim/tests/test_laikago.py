@@ -142,11 +142,39 @@ def test_violent_actions_fall_and_fail(walk):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"task": "run"}, "task='run'"), ({"kp": -1.0}, "kp=-1.0"), ({"kd": [1.0, 2.0]}, "kd="), ({"kd": float("nan")}, "kd=")],
+    [({"task": "run"}, "task='run'"), ({"kp": -1.0}, "kp=-1.0"), ({"kd": [1.0, 2.0]}, "kd="), ({"kd": float("nan")}, "kd="),
+     ({"gait_hz": -1.0}, "gait_hz=-1.0"), ({"gait_hz": float("inf")}, "gait_hz="), ({"gait_hz": "2"}, "gait_hz='2'")],
 )
 def test_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LaikagoEnv(**kwargs)
+
+
+def test_gait_clock_appends_sin_cos_of_episode_time_and_leaves_the_rest_alone():
+    """`gait_hz`: two inputs after the 48 of the plain env, sin/cos of 2π·f·t; the rest of the
+    observation and the dynamics are the plain env's, step for step."""
+    from csc_sim.envs.laikago import CONTROL_PERIOD_S, OBS_NAMES
+
+    plain, clocked = LaikagoEnv(task="walk"), LaikagoEnv(task="walk", gait_hz=2.0)
+    try:
+        assert clocked.spec.obs_names == OBS_NAMES + ("gait_phase_sin", "gait_phase_cos")
+        assert plain.spec.obs_names == OBS_NAMES
+        o_plain, o_clock = plain.reset(3), clocked.reset(3)
+        np.testing.assert_array_equal(o_clock[:-2], o_plain)
+        np.testing.assert_allclose(o_clock[-2:], [0.0, 1.0], atol=1e-7)
+        rng = np.random.default_rng(0)
+        for t in range(1, 8):
+            a = rng.uniform(-0.3, 0.3, 12)
+            s_plain, s_clock = plain.step(a), clocked.step(a)
+            np.testing.assert_array_equal(s_clock.obs[:-2], s_plain.obs)
+            assert s_clock.reward == s_plain.reward
+            phase = 2 * np.pi * 2.0 * CONTROL_PERIOD_S * t
+            np.testing.assert_allclose(s_clock.obs[-2:], [np.sin(phase), np.cos(phase)], atol=1e-6)
+        # a new episode starts the clock again
+        np.testing.assert_allclose(clocked.reset(4)[-2:], [0.0, 1.0], atol=1e-7)
+    finally:
+        plain.close()
+        clocked.close()
 
 
 def _pose(env: LaikagoEnv, base_z_m: float, roll_rad: float, pitch_rad: float, leg_rad: tuple[float, float, float]):

@@ -52,15 +52,38 @@ export function restoreTotalsAndRng(dir: string, meta: Record<string, unknown>, 
 
 /**
  * `--init-policy`: copies only the Gaussian policy's weights (`policy/i`) from the checkpoint in
- * `dir`; its spec's observation and action sizes must match `spec`.
+ * `dir`. Its spec's action size must match `spec`, and its observation must be `spec`'s or a
+ * prefix of it (same names, in order): inputs the saved policy lacks (e.g. `laikago-walk`'s gait
+ * clock, `--env-arg gait_hz=…`) get zero weights in the first layer, so the copied policy acts
+ * exactly as it did and learns to use them.
  */
 export async function copyPolicyWeights(dir: string, spec: EnvSpec, policyVars: readonly tf.Variable[]): Promise<void> {
   const ck = await loadCheckpoint(dir);
   const saved = ck.meta.spec as Partial<Record<keyof EnvSpec, unknown>> | undefined;
-  if (saved?.obsSize !== spec.obsSize || saved.actSize !== spec.actSize) {
+  const savedNames = Array.isArray(saved?.obsNames) ? (saved.obsNames as unknown[]) : undefined;
+  const prefix =
+    savedNames !== undefined && typeof saved?.obsSize === 'number' && saved.obsSize < spec.obsSize && savedNames.length === saved.obsSize &&
+    savedNames.every((n, i) => n === spec.obsNames[i]);
+  if ((saved?.obsSize !== spec.obsSize && !prefix) || saved?.actSize !== spec.actSize) {
     throw new CheckpointError(
-      `${dir}: --init-policy checkpoint has obs ${String(saved?.obsSize)} / act ${String(saved?.actSize)} (env ${String(saved?.id)}), this env ${spec.id} has obs ${spec.obsSize} / act ${spec.actSize}`,
+      `${dir}: --init-policy checkpoint has obs ${String(saved?.obsSize)} / act ${String(saved?.actSize)} (env ${String(saved?.id)}), this env ${spec.id} has obs ${spec.obsSize} / act ${spec.actSize} (the observation may only add inputs after the saved ones)`,
     );
   }
-  assignFrom(ck, 'policy', policyVars);
+  if (!prefix) {
+    assignFrom(ck, 'policy', policyVars);
+    return;
+  }
+  const inSize = saved.obsSize as number;
+  tf.tidy(() => {
+    policyVars.forEach((v, i) => {
+      if (i > 0) {
+        v.assign(tf.tensor(ck.get(`policy/${i}`, v.shape), v.shape));
+        return;
+      }
+      const [rows, cols] = v.shape as [number, number];
+      const w = new Float32Array(rows * cols);
+      w.set(ck.get('policy/0', [inSize, cols]));
+      v.assign(tf.tensor2d(w, [rows, cols]));
+    });
+  });
 }

@@ -9,7 +9,8 @@ import { BACKEND_CHOICES, initBackend } from '../nn/backend.ts';
 import { renderEpisodes } from '../render/episodes.ts';
 import { VideoError, videoFormatOf, VideoWriter } from '../render/video.ts';
 import { runEpisodes } from '../runs/episodes.ts';
-import { latestCheckpoint } from '../runs/run-folder.ts';
+import { latestCheckpoint, readRunEnvArgs } from '../runs/run-folder.ts';
+import { nonEmpty, parseEnvArgs } from './train.ts';
 import { backendFlag, listFlag, numberFlag, parseFlags, UsageError } from './args.ts';
 
 export const EVAL_USAGE = `Usage: csc eval --checkpoint PATH [options]
@@ -31,6 +32,7 @@ Options:
   --seed N            seed of the env resets and action sampling (default 12345)
   --backend NAME      ${BACKEND_CHOICES.join(' | ')}
   --sim-workers N, --sim URLS   as for csc train
+  --env-arg KEY=VALUE   as for csc train (default: the values the checkpoint's run was trained with)
   --render PATH       also write the episodes as a video, PATH ending in .mp4 or .gif: one env
                       (--num-envs 1), each state a frame with the filter's decision drawn on it
                       (Q_C against ε, candidates tried, exhausted); see docs/render.md
@@ -51,6 +53,7 @@ const FLAGS = {
   backend: { type: 'string' },
   'sim-workers': { type: 'string' },
   sim: { type: 'string' },
+  'env-arg': { type: 'string', multiple: true },
   render: { type: 'string' },
   'render-size': { type: 'string' },
   'render-fps': { type: 'string' },
@@ -123,9 +126,12 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   await initBackend(backendFlag(f.backend) ?? 'auto');
   const dir = await resolveCheckpointDir(f.checkpoint);
   const policy = await loadDeployedPolicy(dir, { seed });
+  // the env as the run built it (its --env-arg values, config.json), unless --env-arg says otherwise
+  const envArgs = parseEnvArgs(f['env-arg']) ?? nonEmpty(await readRunEnvArgs(dirname(dirname(dir))));
   const env = await makeVecEnv(policy.spec.id, numEnvs, {
     simWorkers: numberFlag(f['sim-workers'], '--sim-workers', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'),
     simEndpoints: listFlag(f.sim),
+    envArgs,
   });
   try {
     const filter = f['no-filter'] !== true;

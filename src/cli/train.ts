@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { ALGOS, ConfigError, DEFAULT_CONFIG, type LearnerConfig, PRESETS, type Preset, resolveConfig } from '../algos/config.ts';
 import { BACKEND_CHOICES, initBackend } from '../nn/backend.ts';
 import type { ProgressMode } from '../runs/progress.ts';
-import { defaultRunDirName, readConfig } from '../runs/run-folder.ts';
+import { defaultRunDirName, readConfig, readRunEnvArgs } from '../runs/run-folder.ts';
 import { train } from '../runs/train.ts';
 import type { EnvArgs } from '../bridge/supervisor.ts';
 import { backendFlag, listFlag, numberFlag, parseFlags, UsageError } from './args.ts';
@@ -89,6 +89,11 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** `args`, or undefined when it has no keys (an env built without `--env-arg`). */
+export function nonEmpty(args: EnvArgs | undefined): EnvArgs | undefined {
+  return args !== undefined && Object.keys(args).length > 0 ? args : undefined;
+}
+
 /** Parses repeated `--env-arg KEY=JSON` flags into env constructor arguments. */
 export function parseEnvArgs(kvs: readonly string[] | undefined): EnvArgs | undefined {
   if (kvs === undefined || kvs.length === 0) return undefined;
@@ -142,9 +147,12 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   let overrides: Partial<LearnerConfig> = {};
+  // a resumed run builds its env as the run did, unless --env-arg says otherwise
+  let envArgs = parseEnvArgs(f['env-arg']);
   if (f.resume) {
     if (f.out === undefined) throw new UsageError('--resume needs --out DIR (the run folder to continue)');
     overrides = configFields(await readConfig(f.out));
+    envArgs ??= nonEmpty(await readRunEnvArgs(f.out));
   }
   if (f.config !== undefined) {
     let parsed: unknown;
@@ -202,7 +210,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
       resume: f.resume === true,
       checkpointEvery,
       progress,
-      sim: { simWorkers, simEndpoints: listFlag(f.sim), simCluster: f['sim-cluster'], envArgs: parseEnvArgs(f['env-arg']) },
+      sim: { simWorkers, simEndpoints: listFlag(f.sim), simCluster: f['sim-cluster'], envArgs },
       shouldStop: () => stopRequested,
       ...(initPolicy !== undefined ? { initPolicy } : {}),
       ...(f['seed-data'] !== undefined ? { seedData: f['seed-data'] } : {}),

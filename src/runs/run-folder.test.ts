@@ -18,6 +18,7 @@ import {
   parseMetricsJsonLine,
   readMetrics,
   readMetricsCsv,
+  readRunEnvArgs,
   readStatus,
   writeCheckpointDir,
 } from './run-folder.ts';
@@ -123,6 +124,19 @@ test('config and status are written and read back', async () => {
   f.writeStatusSync('interrupted', 8, 'SIGINT');
   assert.equal((await f.readStatus())?.state, 'interrupted');
   assert.deepEqual((await readdir(f.dir)).sort(), ['config.json', 'status.json'], 'no temp files left behind');
+});
+
+test('the env args a run was trained with read back; old or missing runs give undefined; a malformed field is named', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'csc-envargs-'));
+  assert.equal(await readRunEnvArgs(dir), undefined, 'not a run folder');
+  await writeFile(join(dir, 'config.json'), JSON.stringify({ env: 'laikago-walk' }));
+  assert.equal(await readRunEnvArgs(dir), undefined, 'a run from before the field');
+  await writeFile(join(dir, 'config.json'), JSON.stringify({ env: 'laikago-walk', envArgs: { gait_hz: 2, sim: 'x', flag: true } }));
+  assert.deepEqual(await readRunEnvArgs(dir), { gait_hz: 2, sim: 'x', flag: true });
+  for (const bad of [[1], { a: { b: 1 } }, 'gait_hz=2']) {
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ envArgs: bad }));
+    await assert.rejects(readRunEnvArgs(dir), (e: unknown) => e instanceof RunFileFormatError && /envArgs: expected an object of strings, numbers and booleans/.test(e.message), JSON.stringify(bad));
+  }
 });
 
 test('a malformed status.json is named with what was wrong', async () => {

@@ -403,6 +403,26 @@ export async function readConfig(dir: string): Promise<unknown> {
   }
 }
 
+/**
+ * The `--env-arg`s run `dir` was trained with (config.json `envArgs`): `{}` for none, undefined
+ * when `dir` is not a run folder or predates the field.
+ */
+export async function readRunEnvArgs(dir: string): Promise<Readonly<Record<string, string | number | boolean>> | undefined> {
+  const text = await readTextIfExists(join(dir, RUN_FILES.config));
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new RunFileFormatError(join(dir, RUN_FILES.config), undefined, `not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const args = (parsed as { envArgs?: unknown }).envArgs;
+  if (args === undefined) return undefined;
+  const ok = typeof args === 'object' && args !== null && !Array.isArray(args) && Object.values(args).every((v) => ['string', 'number', 'boolean'].includes(typeof v));
+  if (!ok) throw new RunFileFormatError(join(dir, RUN_FILES.config), undefined, `envArgs: expected an object of strings, numbers and booleans, got ${JSON.stringify(args)}`);
+  return args as Record<string, string | number | boolean>;
+}
+
 /** Reads `status.json`; undefined when the run has none yet. */
 export async function readStatus(dir: string): Promise<RunStatus | undefined> {
   const file = join(dir, RUN_FILES.status);

@@ -177,7 +177,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (record !== undefined) await seedLearner(learner, record.path, env.spec, record.sha256);
     } else {
       if (options.initPolicy !== undefined) await learner.initPolicyFrom(options.initPolicy);
-      await folder.writeConfig({ ...config, spec: env.spec, backendUsed: options.backend, initPolicy: options.initPolicy ?? null, seedData: seeded?.path ?? null, recordTransitions: options.recordTransitions ?? null, ...options.provenance });
+      await folder.writeConfig({ ...config, spec: env.spec, backendUsed: options.backend, initPolicy: options.initPolicy ?? null, envArgs: options.sim?.envArgs ?? {}, seedData: seeded?.path ?? null, recordTransitions: options.recordTransitions ?? null, ...options.provenance });
       if (seeded !== undefined) await writeFileAtomic(join(folder.dir, SEED_RECORD_FILE), `${JSON.stringify(seeded, null, 2)}\n`);
     }
     await folder.writeStatus('running', learner.epoch - 1);

@@ -110,9 +110,15 @@ class LaikagoEnv(Env):
 
     `kp` and `kd` override the simulated PD gains (N m/rad and N m s/rad; `kd` a scalar or 12
     values): tests use zero gains to make the robot fall.
+
+    `gait_hz` > 0 appends a gait clock to the observation: sin and cos of 2π·gait_hz·t, t the
+    episode time (`gait_phase_sin`, `gait_phase_cos`). It gives a policy of the current
+    observation a rhythm to step to; without it a deterministic policy started from a stance tends
+    to keep standing (docs/envs.md). A policy without those inputs (the standing controller) can
+    start such a run: `--init-policy` adds zero weights for them.
     """
 
-    def __init__(self, task: str = "walk", kp: float = KP_NM_PER_RAD, kd: float | np.ndarray | None = None) -> None:
+    def __init__(self, task: str = "walk", kp: float = KP_NM_PER_RAD, kd: float | np.ndarray | None = None, gait_hz: float = 0.0) -> None:
         p = _import_pybullet()
         import pybullet_data
 
@@ -123,6 +129,9 @@ class LaikagoEnv(Env):
             raise ValueError(f"laikago: kd={kd!r}, expected a finite number >= 0 or 12 of them")
         if not (math.isfinite(kp) and kp >= 0):
             raise ValueError(f"laikago: kp={kp!r}, expected a finite number >= 0 (N m/rad)")
+        if not (isinstance(gait_hz, (int, float)) and math.isfinite(gait_hz) and 0 <= gait_hz <= 10):
+            raise ValueError(f"laikago: gait_hz={gait_hz!r}, expected a number in [0, 10] (Hz; 0 = no gait clock)")
+        self._gait_rad_per_step = 2 * math.pi * float(gait_hz) * CONTROL_PERIOD_S
         self._p = p
         self._task = task
         self._kp = float(kp)
@@ -183,7 +192,7 @@ class LaikagoEnv(Env):
 
         self.spec = EnvSpec(
             id=f"laikago-{task}",
-            obs_names=OBS_NAMES,
+            obs_names=OBS_NAMES + (("gait_phase_sin", "gait_phase_cos") if self._gait_rad_per_step > 0 else ()),
             act_names=tuple(f"{leg}_{j}_offset" for leg in LEGS for j in JOINTS),
             act_low=(-1.0,) * 12,
             act_high=(1.0,) * 12,
@@ -348,8 +357,15 @@ class LaikagoEnv(Env):
                 q - NOMINAL_POSE_RAD,
                 dq / 10,
                 self._last_action,
+                self._gait_clock(),
             ]
         ).astype(np.float32)
+
+    def _gait_clock(self) -> list[float]:
+        if self._gait_rad_per_step == 0:
+            return []
+        phase = self._gait_rad_per_step * self._t
+        return [math.sin(phase), math.cos(phase)]
 
 
 class LaikagoWalkEnv(LaikagoEnv):
