@@ -9,12 +9,12 @@
  * the first and last epochs summarised against χ.
  *
  *   node --import tsx bench/laikago-walk.ts [--episodes 16] [--num-envs 8] [--seed 2024] [--tag T]
- *                                           [--run RUN_DIR] CHECKPOINT_OR_RUN [...]
+ *                                           [--run RUN_DIR] [--env-arg K=V] CHECKPOINT_OR_RUN [...]
  *
  * The shipped standing controller (checkpoints/laikago-stand) is the natural first argument: the
  * speed a walker starts from.
  * Each checkpoint runs on the env its run was trained with (the `--env-arg`s in its config.json,
- * e.g. a gait clock).
+ * e.g. a gait clock), or with `--env-arg KEY=VALUE` for all of them.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import type { ActOptions } from '../src/algos/deploy.ts';
 import { loadDeployedPolicy } from '../src/algos/load.ts';
 import { resolveCheckpointDir } from '../src/cli/eval.ts';
+import { parseEnvArgs } from '../src/cli/train.ts';
 import type { EnvArgs } from '../src/bridge/supervisor.ts';
 import type { VecEnv } from '../src/envs/env.ts';
 import { makeVecEnv } from '../src/envs/make.ts';
@@ -39,6 +40,7 @@ const { values, positionals } = parseArgs({
     seed: { type: 'string', default: '2024' },
     tag: { type: 'string', default: '' },
     run: { type: 'string' },
+    'env-arg': { type: 'string', multiple: true },
   },
 });
 if (positionals.length === 0) throw new Error('bench/laikago-walk.ts: name at least one checkpoint or run folder');
@@ -99,7 +101,7 @@ const results: { checkpoint: string; envArgs: EnvArgs; rows: Row[] }[] = [];
 try {
   for (const arg of positionals) {
     const dir = await resolveCheckpointDir(arg);
-    const envArgs = (await readRunEnvArgs(dirname(dirname(dir)))) ?? {};
+    const envArgs = parseEnvArgs(values['env-arg']) ?? (await readRunEnvArgs(dirname(dirname(dir)))) ?? {};
     const key = JSON.stringify(envArgs);
     const env = envs.get(key) ?? (await makeVecEnv('laikago-walk', numEnvs, Object.keys(envArgs).length > 0 ? { envArgs } : {}));
     envs.set(key, env);
