@@ -171,6 +171,15 @@ class _Events:
             self._out.flush()
 
 
+RAY_CLIENT_CONNECT_ATTEMPTS = 4
+# what Ray Client's errors say when the per-client server process failed to start (Ray 2.60)
+_CLIENT_SERVER_START_FAILURES = ("client server failed", "Initialization failure from server")
+
+
+def _client_server_start_failed(e: BaseException) -> bool:
+    return any(m in str(e) for m in _CLIENT_SERVER_START_FAILURES)
+
+
 def _connect(ray: Any, address: str, workers: int, cpus_per_worker: float, object_store_mb: int | None) -> None:
     """`auto`: a running local cluster, else a new one sized for the workers; otherwise
     `ray://HOST:PORT` (Ray Client, from outside the cluster) or `HOST:PORT` (a node's GCS)."""
@@ -181,17 +190,20 @@ def _connect(ray: Any, address: str, workers: int, cpus_per_worker: float, objec
         os.environ["RAY_AUTH_MODE"] = "token"
     if address.startswith("ray://"):
         # Ray Client's proxy starts a server process per client; on a busy machine that start
-        # sometimes fails at once ("Starting Ray client server failed"; Ray 2.60 on this two-core
-        # machine: 4 of 5 full pytest runs in a row, 1 of 13 runs of fewer test files). A fresh
-        # connect gets a fresh server: try three times before giving up.
-        for attempt in range(1, 4):
+        # sometimes fails at once (Ray 2.60 on this two-core machine: 4 of 5 full pytest runs in a
+        # row, 1 of 13 runs of fewer test files; the server dies in gRPC's epoll poller). The client
+        # sees "Starting Ray client server failed", or, when the proxy looks at the server just as it
+        # dies, "Initialization failure from server" (psutil.ZombieProcess). A fresh connect gets a
+        # fresh server: try a few times before giving up.
+        for attempt in range(1, RAY_CLIENT_CONNECT_ATTEMPTS + 1):
             try:
                 ray.init(address=address, **common)
                 return
             except (ConnectionError, RuntimeError) as e:
-                if attempt == 3 or "client server failed" not in str(e):
+                if attempt == RAY_CLIENT_CONNECT_ATTEMPTS or not _client_server_start_failed(e):
                     raise
-                print(f"csc_sim ray-cluster: connecting to {address} failed ({type(e).__name__}: Ray Client server start); retrying ({attempt}/3)", file=sys.stderr, flush=True)
+                print(f"csc_sim ray-cluster: connecting to {address} failed ({type(e).__name__}: Ray Client server start); "
+                      f"retrying ({attempt}/{RAY_CLIENT_CONNECT_ATTEMPTS})", file=sys.stderr, flush=True)
                 time.sleep(2.0 * attempt)
     if address != "auto":
         ray.init(address=address, **common)

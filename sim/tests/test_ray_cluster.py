@@ -312,3 +312,39 @@ def test_with_ray_tls_the_driver_works_and_the_gcs_refuses_clients_without_the_c
         except subprocess.TimeoutExpired:
             cluster.kill()
             cluster.wait()
+
+
+class _FlakyRayInit:
+    """Stands in for the `ray` module's `init` only: raises the given errors in turn, then connects.
+    The race it imitates (Ray Client's per-client server dying as it starts) cannot be provoked on
+    demand, so the retry policy is checked against the errors Ray 2.60 raised in our CI logs."""
+
+    def __init__(self, errors: list[BaseException]) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    def init(self, **_kwargs) -> None:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+
+
+def test_ray_client_connect_retries_a_server_that_died_starting_and_nothing_else(monkeypatch):
+    from csc_sim import ray_cluster
+
+    monkeypatch.setattr(ray_cluster.time, "sleep", lambda _s: None)
+    zombie = ConnectionAbortedError("Initialization failure from server:\nTraceback ...\npsutil.ZombieProcess: PID still exists but it's a zombie (pid=24111)")
+    start = ConnectionError("ray client connection timeout: Starting Ray client server failed. See ray_client_server_23000.err")
+    ray = _FlakyRayInit([zombie, start])
+    ray_cluster._connect(ray, "ray://127.0.0.1:10001", 2, 1.0, None)
+    assert ray.calls == 3
+
+    always = _FlakyRayInit([zombie] * ray_cluster.RAY_CLIENT_CONNECT_ATTEMPTS)
+    with pytest.raises(ConnectionAbortedError):
+        ray_cluster._connect(always, "ray://127.0.0.1:10001", 2, 1.0, None)
+    assert always.calls == ray_cluster.RAY_CLIENT_CONNECT_ATTEMPTS
+
+    wrong = _FlakyRayInit([ConnectionError("ray client connection timeout: could not reach 127.0.0.1:10001")])
+    with pytest.raises(ConnectionError, match="could not reach"):
+        ray_cluster._connect(wrong, "ray://127.0.0.1:10001", 2, 1.0, None)
+    assert wrong.calls == 1, "an unreachable address is not retried"
