@@ -39,7 +39,7 @@ import type { Learner } from './learner.ts';
 import { naturalGradientStep } from './natural-gradient.ts';
 import { type NextValue, type PolicySamples, SafetyCritic, type SafetyCriticConfig, meanNextValue } from './safety-critic.ts';
 import { filterActions, filteredValue, paperEpsilon } from './safety-filter.ts';
-import { FailureWindow, calibration, standardisedDistance } from './diagnostics.ts';
+import { FailureWindow, advantageTermSpread, calibration, standardisedDistance } from './diagnostics.ts';
 import { assignFrom, checkSpecMatches, copyPolicyWeights, restoreTotalsAndRng } from './restore.ts';
 
 /** Time-major rollout storage, `T × N` rows, reused across epochs. */
@@ -350,6 +350,7 @@ export class CscLearner implements Learner {
       pRaw.set(R.raw.subarray(i * A, (i + 1) * A), k * A);
       pAdv[k] = advR[i]! - lp * (advC === null ? 0 : advC[i]!);
     });
+    const spread = advantageTermSpread(advR, advC, lp, pgRows);
     standardise(pAdv);
     clock.lap('batch');
 
@@ -433,6 +434,8 @@ export class CscLearner implements Learner {
       ...(this.critic === null ? {} : { calibration: cal.bins }),
       policyRisk,
       avgFailuresWindow: windowed,
+      rewardAdvantageSpread: spread.reward,
+      costTermSpread: spread.cost,
       droppedEpisodes: dropped,
       wallS,
       stepsPerS: validSteps / wallS,

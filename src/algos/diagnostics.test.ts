@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { paperEpsilon } from './safety-filter.ts';
-import { CALIBRATION_EDGES, FailureWindow, calibration, resolvedAfter, standardisedDistance } from './diagnostics.ts';
+import { CALIBRATION_EDGES, FailureWindow, advantageTermSpread, calibration, resolvedAfter, standardisedDistance } from './diagnostics.ts';
 
 test('the failure window is the mean of the last `size` episodes, oldest dropped first', () => {
   const w = new FailureWindow(4);
@@ -57,4 +57,17 @@ test('standardisedDistance is the RMS of |a − μ|/σ over action dimensions', 
   const d = standardisedDistance(Float32Array.from([0, 0, 3, -4]), Float32Array.from([0, 0, 1, 0]), Float32Array.from([1, 2]), 1, 2);
   // row 1: (3 − 1)/1 = 2, (−4 − 0)/2 = −2 → √((4 + 4)/2) = 2
   assert.ok(Math.abs(d - 2) < 1e-7);
+});
+
+test('the spread of each advantage term: population std over the gradient rows only, the cost term weighted by λ′', () => {
+  // rows 0, 2, 3 (row 1 is left out of the gradient): Â_R = 1, 3, 5 → mean 3, std √(8/3);
+  // Â_C = 0.01, 0.03, −0.01 → mean 0.01, std √(0.0008/3); λ′ = 100 → ×100
+  const advR = new Float32Array([1, 99, 3, 5]);
+  const advC = new Float32Array([0.01, 7, 0.03, -0.01]);
+  const s = advantageTermSpread(advR, advC, 100, [0, 2, 3]);
+  assert.ok(Math.abs(s.reward - Math.sqrt(8 / 3)) < 1e-6, `${s.reward}`);
+  assert.ok(Math.abs(s.cost - 100 * Math.sqrt(0.0008 / 3)) < 1e-5, `${s.cost}`);
+  const trpo = advantageTermSpread(advR, null, 0, [0, 2, 3]);
+  assert.ok(Number.isNaN(trpo.cost) && Math.abs(trpo.reward - s.reward) < 1e-12, 'no critic: no cost term');
+  assert.ok(Number.isNaN(advantageTermSpread(advR, advC, 100, []).reward), 'no rows: NaN, not 0');
 });

@@ -6,6 +6,25 @@
 import { CheckpointError } from '../nn/checkpoint.ts';
 import type { CalibrationBin } from '../runs/metrics.ts';
 
+/**
+ * How much of the policy's advantage Ã = Â_R − λ′Â_C (eq. 8) each term carries: the population
+ * standard deviation of Â_R and of λ′Â_C over the gradient's rows. The natural-gradient step is
+ * normalised to the KL radius, so only their ratio steers it; a cost term much wider than the
+ * reward term means the step is spent on avoiding risk.
+ */
+export function advantageTermSpread(rewardAdv: Float32Array, costAdv: Float32Array | null, lambdaPrime: number, rows: readonly number[]): { reward: number; cost: number } {
+  const std = (at: (i: number) => number): number => {
+    if (rows.length === 0) return Number.NaN;
+    let s = 0;
+    for (const i of rows) s += at(i);
+    const mean = s / rows.length;
+    let v = 0;
+    for (const i of rows) v += (at(i) - mean) ** 2;
+    return Math.sqrt(v / rows.length);
+  };
+  return { reward: std((i) => rewardAdv[i]!), cost: costAdv === null ? Number.NaN : std((i) => lambdaPrime * costAdv[i]!) };
+}
+
 /** RMS over the `A` action dimensions of |raw − μ|/σ for row `e`. */
 export function standardisedDistance(raw: Float32Array, mean: Float32Array, std: Float32Array, e: number, A: number): number {
   let s = 0;

@@ -59,6 +59,10 @@ export interface EpochMetrics {
   readonly policyRisk?: number;
   /** V̂_C^old as ε and λ used it: the average failures over the failure window. */
   readonly avgFailuresWindow?: number;
+  /** Standard deviation of Â_R over the policy gradient's samples (eq. 8), before standardising. */
+  readonly rewardAdvantageSpread?: number;
+  /** Standard deviation of λ′Â_C over the same samples: against `rewardAdvantageSpread`, how much of the step the cost term steers. */
+  readonly costTermSpread?: number;
   /** The reliability curve behind `calibrationError` (metrics.jsonl only, not the CSV). */
   readonly calibration?: readonly CalibrationBin[];
 }
@@ -74,7 +78,7 @@ export interface CalibrationBin {
 }
 
 /** The scalar metrics that older run folders may lack (read back as NaN). */
-export const OPTIONAL_METRIC_FIELDS: readonly (keyof EpochMetrics)[] = ['filterExhaustedFraction', 'filterFirstAcceptRate', 'actionDeviation', 'calibrationError', 'policyRisk', 'avgFailuresWindow'];
+export const OPTIONAL_METRIC_FIELDS: readonly (keyof EpochMetrics)[] = ['filterExhaustedFraction', 'filterFirstAcceptRate', 'actionDeviation', 'calibrationError', 'policyRisk', 'avgFailuresWindow', 'rewardAdvantageSpread', 'costTermSpread'];
 
 /** Column order of `metrics.csv`. */
 export const METRIC_FIELDS: readonly (keyof EpochMetrics)[] = [

@@ -182,6 +182,8 @@ function buildMetrics(r: FieldReader): EpochMetrics {
     calibrationError: r.opt('calibrationError'),
     policyRisk: r.opt('policyRisk'),
     avgFailuresWindow: r.opt('avgFailuresWindow'),
+    rewardAdvantageSpread: r.opt('rewardAdvantageSpread'),
+    costTermSpread: r.opt('costTermSpread'),
   };
 }
 
