@@ -10,7 +10,7 @@ import { renderEpisodes } from '../render/episodes.ts';
 import { VideoError, videoFormatOf, VideoWriter } from '../render/video.ts';
 import { runEpisodes } from '../runs/episodes.ts';
 import { latestCheckpoint, readRunEnvArgs } from '../runs/run-folder.ts';
-import { nonEmpty, parseEnvArgs } from './train.ts';
+import { parseEnvArgs } from './train.ts';
 import { backendFlag, listFlag, numberFlag, parseFlags, UsageError } from './args.ts';
 
 export const EVAL_USAGE = `Usage: csc eval --checkpoint PATH [options]
@@ -127,7 +127,7 @@ export async function evalCommand(argv: readonly string[]): Promise<number> {
   const dir = await resolveCheckpointDir(f.checkpoint);
   const policy = await loadDeployedPolicy(dir, { seed });
   // the env as the run built it (its --env-arg values, config.json), unless --env-arg says otherwise
-  const envArgs = parseEnvArgs(f['env-arg']) ?? nonEmpty(await readRunEnvArgs(dirname(dirname(dir))));
+  const envArgs = parseEnvArgs(f['env-arg']) ?? (await readRunEnvArgs(dirname(dirname(dir))));
   const env = await makeVecEnv(policy.spec.id, numEnvs, {
     simWorkers: numberFlag(f['sim-workers'], '--sim-workers', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'),
     simEndpoints: listFlag(f.sim),

@@ -1,10 +1,11 @@
 /** `csc train`: train a policy into a run folder. */
 import { readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { ALGOS, ConfigError, DEFAULT_CONFIG, type LearnerConfig, PRESETS, type Preset, resolveConfig } from '../algos/config.ts';
 import { BACKEND_CHOICES, initBackend } from '../nn/backend.ts';
 import type { ProgressMode } from '../runs/progress.ts';
-import { defaultRunDirName, readConfig, readRunEnvArgs } from '../runs/run-folder.ts';
+import { configEnvArgs, defaultRunDirName, readConfig, RUN_FILES } from '../runs/run-folder.ts';
 import { train } from '../runs/train.ts';
 import type { EnvArgs } from '../bridge/supervisor.ts';
 import { backendFlag, listFlag, numberFlag, parseFlags, UsageError } from './args.ts';
@@ -89,11 +90,6 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** `args`, or undefined when it has no keys (an env built without `--env-arg`). */
-export function nonEmpty(args: EnvArgs | undefined): EnvArgs | undefined {
-  return args !== undefined && Object.keys(args).length > 0 ? args : undefined;
-}
-
 /** Parses repeated `--env-arg KEY=JSON` flags into env constructor arguments. */
 export function parseEnvArgs(kvs: readonly string[] | undefined): EnvArgs | undefined {
   if (kvs === undefined || kvs.length === 0) return undefined;
@@ -151,8 +147,9 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
   let envArgs = parseEnvArgs(f['env-arg']);
   if (f.resume) {
     if (f.out === undefined) throw new UsageError('--resume needs --out DIR (the run folder to continue)');
-    overrides = configFields(await readConfig(f.out));
-    envArgs ??= nonEmpty(await readRunEnvArgs(f.out));
+    const saved = await readConfig(f.out);
+    overrides = configFields(saved);
+    envArgs ??= configEnvArgs(saved, join(f.out, RUN_FILES.config));
   }
   if (f.config !== undefined) {
     let parsed: unknown;

@@ -395,9 +395,15 @@ export async function readMetricsCsv(dir: string, opts: ReadMetricsOptions = {})
 
 /** Reads `config.json`; throws `RunFolderError` when missing, `RunFileFormatError` when not JSON. */
 export async function readConfig(dir: string): Promise<unknown> {
+  const config = await readConfigIfExists(dir);
+  if (config === undefined) throw new RunFolderError(dir, `no ${RUN_FILES.config}: not a run folder, or the run never started`);
+  return config;
+}
+
+async function readConfigIfExists(dir: string): Promise<unknown> {
   const file = join(dir, RUN_FILES.config);
   const text = await readTextIfExists(file);
-  if (text === undefined) throw new RunFolderError(dir, `no ${RUN_FILES.config}: not a run folder, or the run never started`);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
@@ -406,23 +412,21 @@ export async function readConfig(dir: string): Promise<unknown> {
 }
 
 /**
- * The `--env-arg`s run `dir` was trained with (config.json `envArgs`): `{}` for none, undefined
- * when `dir` is not a run folder or predates the field.
+ * The `--env-arg`s of a run's parsed `config.json` (its `envArgs`, `file` naming it in errors):
+ * undefined when the run had none or predates the field.
  */
-export async function readRunEnvArgs(dir: string): Promise<Readonly<Record<string, string | number | boolean>> | undefined> {
-  const text = await readTextIfExists(join(dir, RUN_FILES.config));
-  if (text === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new RunFileFormatError(join(dir, RUN_FILES.config), undefined, `not valid JSON (${err instanceof Error ? err.message : String(err)})`);
-  }
-  const args = (parsed as { envArgs?: unknown }).envArgs;
+export function configEnvArgs(config: unknown, file: string): Readonly<Record<string, string | number | boolean>> | undefined {
+  const args = (config as { envArgs?: unknown } | null)?.envArgs;
   if (args === undefined) return undefined;
   const ok = typeof args === 'object' && args !== null && !Array.isArray(args) && Object.values(args).every((v) => ['string', 'number', 'boolean'].includes(typeof v));
-  if (!ok) throw new RunFileFormatError(join(dir, RUN_FILES.config), undefined, `envArgs: expected an object of strings, numbers and booleans, got ${JSON.stringify(args)}`);
-  return args as Record<string, string | number | boolean>;
+  if (!ok) throw new RunFileFormatError(file, undefined, `envArgs: expected an object of strings, numbers and booleans, got ${JSON.stringify(args)}`);
+  return Object.keys(args).length > 0 ? (args as Record<string, string | number | boolean>) : undefined;
+}
+
+/** {@link configEnvArgs} of run `dir`; undefined also when `dir` is not a run folder. */
+export async function readRunEnvArgs(dir: string): Promise<Readonly<Record<string, string | number | boolean>> | undefined> {
+  const config = await readConfigIfExists(dir);
+  return config === undefined ? undefined : configEnvArgs(config, join(dir, RUN_FILES.config));
 }
 
 /** Reads `status.json`; undefined when the run has none yet. */
