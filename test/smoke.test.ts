@@ -58,3 +58,10 @@ test('once the critic has trained, the filter accepts most first candidates; the
   const paper = await run('csc', 3, 'paper');
   assert.ok(paper.slice(1).every((m) => (m.filterFirstAcceptRate ?? 1) < 0.2), `paper preset first-accept ${paper.map((m) => m.filterFirstAcceptRate).join(', ')}`);
 });
+
+test('the filter-only preset: λ stays 0 through epochs that fail above χ, while the filter still acts', async () => {
+  const filterOnly = await run('csc', 2, 'filter-only');
+  assert.ok(filterOnly.some((m) => m.avgFailures > 0.05), `the fixture needs an epoch above χ: ${filterOnly.map((m) => m.avgFailures).join(', ')}`);
+  assert.ok(filterOnly.every((m) => m.lambda === 0), `λ ${filterOnly.map((m) => m.lambda).join(', ')}`);
+  assert.ok(filterOnly.slice(1).some((m) => (m.filterFirstAcceptRate ?? 1) < 1), 'the filter rejected some of π’s first samples');
+});

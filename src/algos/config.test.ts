@@ -27,6 +27,15 @@ test('the paper preset is Algorithm 1 with the hyper-parameters of Appendix A.6'
   assert.equal(resolveConfig({ criticNStep: 4 }, 'paper').criticNStep, 4);
 });
 
+test('the filter-only preset is the default with λ held at 0 and no CQL term, nothing else', () => {
+  const c = resolveConfig({}, 'filter-only');
+  const changed = Object.keys(DEFAULT_CONFIG).filter((k) => JSON.stringify(c[k as keyof typeof c]) !== JSON.stringify(DEFAULT_CONFIG[k as keyof typeof DEFAULT_CONFIG]));
+  assert.deepEqual(changed.sort(), ['cqlAlpha', 'lambdaLr']);
+  assert.equal(c.lambdaInit, 0);
+  assert.equal(c.lambdaLr, 0);
+  assert.equal(c.cqlAlpha, 0);
+});
+
 test('the default keeps the paper’s γ, δ, η_λ, α, K and line search, and departs where docs/algorithm.md says', () => {
   const c = resolveConfig();
   const p = resolveConfig({}, 'paper');
@@ -46,6 +55,8 @@ for (const [field, value, pattern] of [
   ['algo', 'ppo', /config.algo = "ppo": expected one of csc, trpo, qensemble/],
   ['policyHidden', [], /config.policyHidden = \[\]: expected a non-empty list/],
   ['bogus', 1, /unknown config field 'bogus'/],
+  ['lambdaDecay', 1, /config.lambdaDecay = 1: expected in \[0, 1\) \(the share of λ forgotten per epoch\)/],
+  ['lambdaAdvantage', 'paper', /config.lambdaAdvantage = "paper": expected one of fresh, behaviour, observed/],
 ] as const) {
   test(`a bad ${field} is refused with the field, the value and what was expected`, () => {
     assert.throws(() => resolveConfig({ [field]: value }), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));

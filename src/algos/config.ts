@@ -37,14 +37,29 @@ export type CriticTarget = 'policy' | 'filtered';
  * expectation; the printed equation with π_old as the behaviour); `behaviour` = π's own actions
  * against the executed (filtered) ones, Q_C(s, a∼π) − Q_C(s, a_exec): by the performance-difference
  * lemma V_C^π ≈ V_C^behaviour + E[Â_C]/(1−γ), so λ sees π's own risk, not only the filtered
- * failures.
+ * failures; `observed` = its expectation under π_old, 0 (Â_C is centred on π_old by construction),
+ * so λ follows the failures the filtered behaviour actually had: λ ← λ + η_λ(V̂_C^old − χ) with
+ * V̂_C^old the epoch's average failures (the printed eq. 9 without its sampling noise).
  */
-export type LambdaAdvantage = 'fresh' | 'behaviour';
+export type LambdaAdvantage = 'fresh' | 'behaviour' | 'observed';
+export const LAMBDA_ADVANTAGES: readonly LambdaAdvantage[] = ['fresh', 'behaviour', 'observed'];
 
-/** Named bundles of config fields: `paper` = Algorithm 1 as printed; `default` = what we measured best. */
-export type Preset = 'paper' | 'default';
+/**
+ * Named bundles of config fields: `paper` = Algorithm 1 as printed; `default` = what we measured
+ * best; `filter-only` = CSC's safe exploration alone: λ stays 0 and the critic is a plain Bellman
+ * critic (no CQL term), so only the filter keeps exploration safe. docs/algorithm.md and
+ * docs/results.md say where each was measured: `filter-only` learns the Panda pushes, which the
+ * default does not, but on point-nav it fails about χ times per episode where the default fails
+ * ~0.003 (252 failures in 60 epochs against 13).
+ */
+export type Preset = 'paper' | 'default' | 'filter-only';
 export const PRESETS: Readonly<Record<Preset, Partial<LearnerConfig>>> = {
   default: {},
+  'filter-only': {
+    lambdaInit: 0,
+    lambdaLr: 0,
+    cqlAlpha: 0,
+  },
   paper: {
     epsilonRule: 'paper',
     filterThreshold: 'q',
@@ -137,6 +152,12 @@ export interface LearnerConfig {
   /** Initial λ and its learning rate η_λ (4e-2). */
   readonly lambdaInit: number;
   readonly lambdaLr: number;
+  /**
+   * ρ, the share of λ forgotten each epoch: λ ← max(0, (1−ρ)λ + η_λ(…)). 0 (default) is eq. 9's
+   * dual ascent, which pays back every past violation at η_λ·(χ − V̂_C^π) an epoch; ρ > 0 is
+   * ascent on a dual regularised by −ρλ²/(2η_λ), so λ tracks the violations of the last ~1/ρ epochs.
+   */
+  readonly lambdaDecay: number;
 
   /** K, candidates per state in the filter (100), and how many the first critic pass examines. */
   readonly filterCandidates: number;
@@ -244,6 +265,7 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   ensembleStdWeight: 1,
   lambdaInit: 0,
   lambdaLr: 4e-2,
+  lambdaDecay: 0,
   filterCandidates: 100,
   filterProbe: 4,
   epsilonRule: 'fixed',
@@ -307,6 +329,7 @@ const NUMERIC_CHECKS: readonly Check[] = [
   ['ensembleStdWeight', (v) => v >= 0, '≥ 0'],
   ['lambdaInit', (v) => v >= 0, '≥ 0'],
   ['lambdaLr', (v) => v >= 0, '≥ 0'],
+  ['lambdaDecay', (v) => v >= 0 && v < 1, 'in [0, 1) (the share of λ forgotten per epoch)'],
   ['filterCandidates', (v) => Number.isInteger(v) && v >= 1 && v <= 65535, 'an integer in [1, 65535]'],
   ['filterProbe', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
   ['epsilonFixed', Number.isFinite, 'a finite number'],
@@ -340,7 +363,7 @@ export function resolveConfig(overrides: Partial<LearnerConfig> = {}, preset: Pr
   if (!FILTER_FALLBACKS.includes(c.filterFallback)) throw new ConfigError(`config.filterFallback = ${JSON.stringify(c.filterFallback)}: expected one of ${FILTER_FALLBACKS.join(', ')}`);
   if (c.criticTarget !== 'policy' && c.criticTarget !== 'filtered') throw new ConfigError(`config.criticTarget = ${JSON.stringify(c.criticTarget)}: expected 'policy' or 'filtered'`);
   if (c.criticBellmanLoss !== 'mse' && c.criticBellmanLoss !== 'bce') throw new ConfigError(`config.criticBellmanLoss = ${JSON.stringify(c.criticBellmanLoss)}: expected 'mse' or 'bce'`);
-  if (c.lambdaAdvantage !== 'fresh' && c.lambdaAdvantage !== 'behaviour') throw new ConfigError(`config.lambdaAdvantage = ${JSON.stringify(c.lambdaAdvantage)}: expected 'fresh' or 'behaviour'`);
+  if (!LAMBDA_ADVANTAGES.includes(c.lambdaAdvantage)) throw new ConfigError(`config.lambdaAdvantage = ${JSON.stringify(c.lambdaAdvantage)}: expected one of ${LAMBDA_ADVANTAGES.join(', ')}`);
   if (typeof c.exhaustedInGradient !== 'boolean') throw new ConfigError(`config.exhaustedInGradient = ${JSON.stringify(c.exhaustedInGradient)}: expected true or false`);
   if (c.activation !== 'tanh' && c.activation !== 'relu') throw new ConfigError(`config.activation = ${JSON.stringify(c.activation)}: expected 'tanh' or 'relu'`);
   for (const key of ['policyHidden', 'valueHidden', 'criticHidden'] as const) {

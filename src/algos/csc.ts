@@ -387,6 +387,7 @@ export class CscLearner implements Learner {
       const dual = lambdaEpochStep({
         lambda: this.lambda,
         lr: c.lambdaLr,
+        decay: c.lambdaDecay,
         gamma: c.gamma,
         chi: c.chi,
         epochFailures: avgFailures,

@@ -62,3 +62,44 @@ test('λ falls with slack: window and epoch both below χ, π no riskier than th
   assert.ok(Math.abs(risky.policyRisk - 0.12) < 1e-9);
   assert.ok(risky.lambda > 1);
 });
+
+test('`observed`: λ integrates the epoch failures beyond χ, ignores E[Â_C] and the window', () => {
+  const step = (epochFailures: number, windowFailures: number | null, meanCostAdvantage: number): number =>
+    lambdaEpochStep({ lambda: 0.1, lr: 0.04, gamma: 0.99, chi: 0.05, epochFailures, windowFailures, meanCostAdvantage, advantage: 'observed' }).lambda;
+  // 0.3 failures per episode: λ ← 0.1 + 0.04·(0.3 − 0.05) = 0.11, whatever E[Â_C] or the window say.
+  assert.ok(Math.abs(step(0.3, null, 0) - 0.11) < 1e-12);
+  assert.ok(Math.abs(step(0.3, 0.9, 0.05) - 0.11) < 1e-12);
+  assert.ok(Math.abs(step(0.3, 0.9, -0.05) - 0.11) < 1e-12);
+  // The first epoch without failures lowers λ by η_λ·χ = 0.002 even while the window still holds
+  // earlier failures (with `behaviour` the window's 0.2 would keep raising it).
+  assert.ok(Math.abs(step(0, 0.2, 0) - 0.098) < 1e-12);
+  const behaviour = lambdaEpochStep({ lambda: 0.1, lr: 0.04, gamma: 0.99, chi: 0.05, epochFailures: 0, windowFailures: 0.2, meanCostAdvantage: 0, advantage: 'behaviour' });
+  assert.ok(behaviour.lambda > 0.1);
+  // Summed over epochs, λ/η_λ is the failures per episode seen beyond χ: 3 epochs at 0.3, then
+  // 5 at 0 → 0.04·(3·0.25 − 5·0.05) = 0.02.
+  let lambda = 0;
+  for (const f of [0.3, 0.3, 0.3, 0, 0, 0, 0, 0]) {
+    lambda = lambdaEpochStep({ lambda, lr: 0.04, gamma: 0.99, chi: 0.05, epochFailures: f, windowFailures: f, meanCostAdvantage: 0.01, advantage: 'observed' }).lambda;
+  }
+  assert.ok(Math.abs(lambda - 0.02) < 1e-12);
+});
+
+test('λ with decay ρ forgets past violations: the regularised dual step, by hand', () => {
+  // λ ← max(0, (1 − ρ)λ + η_λ(E[Â_C]/(1−γ) − χ′)): ρ = 0.2, λ = 0.1, V̂_C = 0 → 0.08 − 0.002 = 0.078.
+  assert.ok(Math.abs(updateLambda({ ...base, lambda: 0.1, decay: 0.2, avgFailures: 0 }) - 0.078) < 1e-12);
+  // ρ = 0 is eq. 9: 0.1 − 0.002.
+  assert.ok(Math.abs(updateLambda({ ...base, lambda: 0.1, decay: 0, avgFailures: 0 }) - 0.098) < 1e-12);
+  // A constant violation V̂_C^π − χ = 0.25 settles where ρλ = η_λ·0.25: λ* = 0.04·0.25/0.2 = 0.05,
+  // where eq. 9 grows without bound.
+  let leaky = 0;
+  let plain = 0;
+  for (let t = 0; t < 200; t++) {
+    leaky = lambdaEpochStep({ lambda: leaky, lr: 0.04, decay: 0.2, gamma: 0.99, chi: 0.05, epochFailures: 0.3, windowFailures: null, meanCostAdvantage: 0, advantage: 'behaviour' }).lambda;
+    plain = lambdaEpochStep({ lambda: plain, lr: 0.04, gamma: 0.99, chi: 0.05, epochFailures: 0.3, windowFailures: null, meanCostAdvantage: 0, advantage: 'behaviour' }).lambda;
+  }
+  assert.ok(Math.abs(leaky - 0.05) < 1e-9, `leaky λ ${leaky}`);
+  assert.ok(Math.abs(plain - 200 * 0.04 * 0.25) < 1e-9, `plain λ ${plain}`);
+  // Still never falls in an epoch above χ while λ is below that level.
+  const up = lambdaEpochStep({ lambda: 0.01, lr: 0.04, decay: 0.2, gamma: 0.99, chi: 0.05, epochFailures: 0.3, windowFailures: null, meanCostAdvantage: 0, advantage: 'behaviour' });
+  assert.ok(up.lambda > 0.01);
+});

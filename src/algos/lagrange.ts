@@ -12,6 +12,8 @@ export interface LagrangeInput {
   readonly lambda: number;
   /** η_λ (4e-2). */
   readonly lr: number;
+  /** ρ, the share of λ forgotten per step (0: eq. 9). */
+  readonly decay?: number;
   readonly gamma: number;
   /** χ, the tolerated expected failures per episode. */
   readonly chi: number;
@@ -24,11 +26,12 @@ export interface LagrangeInput {
 /** One dual-ascent step; returns the new λ ≥ 0. */
 export function updateLambda(input: LagrangeInput): number {
   const { lambda, lr, gamma, chi, avgFailures, meanCostAdvantage } = input;
+  const decay = input.decay ?? 0;
   for (const [k, v] of Object.entries(input)) {
     if (!Number.isFinite(v)) throw new RangeError(`updateLambda: ${k} is ${v}, expected a finite number`);
   }
   const chiPrime = chi - avgFailures;
-  return Math.max(0, lambda + lr * (meanCostAdvantage / (1 - gamma) - chiPrime));
+  return Math.max(0, (1 - decay) * lambda + lr * (meanCostAdvantage / (1 - gamma) - chiPrime));
 }
 
 /** The scaled multiplier λ′ = λ/(1−γ) that weighs Â_C in Ã = Â_R − λ′Â_C. */
@@ -40,6 +43,8 @@ export function lambdaPrime(lambda: number, gamma: number): number {
 export interface LambdaEpochInput {
   readonly lambda: number;
   readonly lr: number;
+  /** ρ (`lambdaDecay`), 0 for eq. 9. */
+  readonly decay?: number;
   readonly gamma: number;
   readonly chi: number;
   /** Failures per finished episode of this epoch. */
@@ -50,23 +55,29 @@ export interface LambdaEpochInput {
   readonly meanCostAdvantage: number;
   /**
    * `behaviour`: E[Â_C] compares π's own actions with the executed ones and is floored at 0, so
-   * the estimate of V_C^π is never below the failures actually seen; `fresh`: used as it is.
+   * the estimate of V_C^π is never below the failures actually seen; `fresh`: used as it is;
+   * `observed`: replaced by its expectation under π_old, 0, and V̂_C^old is the epoch's failures
+   * (no window), so λ integrates exactly the failures seen beyond χ.
    */
-  readonly advantage: 'fresh' | 'behaviour';
+  readonly advantage: 'fresh' | 'behaviour' | 'observed';
 }
 
 /**
  * λ's epoch step: V̂_C^old is this epoch's failures, or with a window the larger of the window's
  * and this epoch's (a window smooths ε, but λ must still answer an epoch above χ); the
  * constraint's left side V̂_C^π = V̂_C^old + E[Â_C]/(1−γ). Hence λ never falls in an epoch whose
- * failures exceed χ: the bracket is then ≥ V̂_C^old − χ > 0 (with `behaviour`).
+ * failures exceed χ: the bracket is then ≥ V̂_C^old − χ > 0 (with `behaviour` and `observed`).
+ * With `observed` the bracket is the epoch's failures − χ: summed over epochs, λ/η_λ is the
+ * failures per episode seen beyond χ, with no lag from the window, so λ starts falling in the
+ * first epoch at or below χ.
  */
 export function lambdaEpochStep(input: LambdaEpochInput): { lambda: number; policyRisk: number } {
   const { epochFailures, windowFailures, gamma } = input;
-  const avgFailures = windowFailures === null ? epochFailures : Math.max(windowFailures, epochFailures);
-  const meanCostAdvantage = input.advantage === 'behaviour' ? Math.max(0, input.meanCostAdvantage) : input.meanCostAdvantage;
+  const observed = input.advantage === 'observed';
+  const avgFailures = windowFailures === null || observed ? epochFailures : Math.max(windowFailures, epochFailures);
+  const meanCostAdvantage = observed ? 0 : input.advantage === 'behaviour' ? Math.max(0, input.meanCostAdvantage) : input.meanCostAdvantage;
   return {
-    lambda: updateLambda({ lambda: input.lambda, lr: input.lr, gamma, chi: input.chi, avgFailures, meanCostAdvantage }),
+    lambda: updateLambda({ lambda: input.lambda, lr: input.lr, decay: input.decay ?? 0, gamma, chi: input.chi, avgFailures, meanCostAdvantage }),
     policyRisk: avgFailures + meanCostAdvantage / (1 - gamma),
   };
 }
