@@ -1,6 +1,7 @@
 /**
  * Summary of single-run probes (docs/results.md, "Why CSC does not learn the push"): for each run
- * folder, the config fields that differ from the default, cumulative failures, final average
+ * folder, the config fields that differ from the default (and those a `--resume` changed, with the
+ * epoch from which), cumulative failures, final average
  * reward (as `csc compare` reports it: the mean over the last 10 % of epochs), the best 3-epoch
  * average reward, how often the filter accepted π's first sample after epoch 5, and λ at
  * the end. Reads finished run folders only (it trains nothing); writes JSON and prints a
@@ -37,11 +38,17 @@ for (const dir of positionals) {
   const config = (await readConfig(dir)) as Record<string, unknown>;
   const m = await readMetrics(dir);
   if (m.length === 0) throw new Error(`${dir}: metrics.jsonl has no rows`);
+  // What the run started with (config.json holds the config after its last `--resume`), then what
+  // each resume changed, as `KEY from epoch N`.
+  const resumes = Array.isArray(config.resumes) ? (config.resumes as { atEpoch: number; changed: Record<string, { from: unknown; to: unknown }> }[]) : [];
+  const started: Record<string, unknown> = { ...config };
+  for (const r of [...resumes].reverse()) for (const [k, c] of Object.entries(r.changed)) started[k] = c.from;
   const changes: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) {
+  for (const [k, v] of Object.entries(started)) {
     if (IDENTITY.has(k) || !(k in DEFAULT_CONFIG)) continue;
     if (JSON.stringify(v) !== JSON.stringify((DEFAULT_CONFIG as unknown as Record<string, unknown>)[k])) changes[k] = v;
   }
+  for (const r of resumes) for (const [k, c] of Object.entries(r.changed)) if (!IDENTITY.has(k)) changes[`${k} from epoch ${r.atEpoch}`] = c.to;
   let best = Number.NEGATIVE_INFINITY;
   for (let i = 2; i < m.length; i++) best = Math.max(best, mean([m[i - 2]!.avgReward, m[i - 1]!.avgReward, m[i]!.avgReward]));
   const last = m[m.length - 1]!;

@@ -113,6 +113,17 @@ test('train() writes a run folder and --resume continues from the last checkpoin
   const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(config.algo, 'csc');
   assert.equal(config.chi, 0.05);
+  // config.json follows the resume: its epochs, and a field changed from here on, with where.
+  assert.equal(config.epochs, 3);
+  assert.deepEqual((config.resumes as { atEpoch: number; changed: unknown }[]).map((r) => [r.atEpoch, r.changed]), [[2, { epochs: { from: 2, to: 3 } }]]);
+  await train({ config: { ...cfg, epochs: 4, lambdaLr: 0 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet' });
+  const again = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(again.lambdaLr, 0);
+  assert.deepEqual((again.resumes as { atEpoch: number; changed: unknown }[]).map((r) => [r.atEpoch, r.changed]), [
+    [2, { epochs: { from: 2, to: 3 } }],
+    [3, { epochs: { from: 3, to: 4 }, lambdaLr: { from: cfg.lambdaLr, to: 0 } }],
+  ]);
+  assert.equal(again.spec !== undefined && again.backendUsed !== undefined, true, 'what the first start recorded stays');
   // A stop request ends the run after the epoch in flight, with a checkpoint and status 'interrupted'.
   const out2 = await mkdtemp(join(tmpdir(), 'csc-run-'));
   let calls = 0;

@@ -134,6 +134,23 @@ export async function readSeedRecord(dir: string): Promise<{ path: string; sha25
   return { path: parsed.path, sha256: parsed.sha256 };
 }
 
+/**
+ * On `--resume`, keeps `config.json` true to what the run now does: the learner fields that
+ * differ from the saved ones (more `--epochs`, a `--set` from here on) are written over them, and
+ * each such resume is listed under `resumes` with the epoch it starts at and each field's
+ * `from`/`to`, so the first epochs can still be read against the config they ran with.
+ */
+async function recordResumeChanges(folder: RunFolder, config: LearnerConfig, atEpoch: number): Promise<void> {
+  const saved = (await folder.readConfig()) as Record<string, unknown>;
+  const changed: Record<string, { from: unknown; to: unknown }> = {};
+  for (const [key, to] of Object.entries(config)) {
+    if (JSON.stringify(saved[key]) !== JSON.stringify(to)) changed[key] = { from: saved[key] ?? null, to };
+  }
+  if (Object.keys(changed).length === 0) return;
+  const resumes: unknown[] = Array.isArray(saved.resumes) ? (saved.resumes as unknown[]) : [];
+  await folder.writeConfig({ ...saved, ...config, resumes: [...resumes, { atEpoch, date: new Date().toISOString(), changed }] });
+}
+
 /** Runs training into a run folder: config, metrics, checkpoints, status. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config } = options;
@@ -172,6 +189,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const point = await folder.prepareResume();
       if (point.checkpoint !== undefined) await learner.restore(point.checkpoint.dir);
       last = point.metrics.at(-1);
+      await recordResumeChanges(folder, config, learner.epoch);
       // D_env is not checkpointed: seed it again from the same file, which must not have changed.
       const record = await readSeedRecord(folder.dir);
       if (record !== undefined) await seedLearner(learner, record.path, env.spec, record.sha256);
