@@ -116,6 +116,9 @@ test('train() writes a run folder and --resume continues from the last checkpoin
   // config.json follows the resume: its epochs, and a field changed from here on, with where.
   assert.equal(config.epochs, 3);
   assert.deepEqual((config.resumes as { atEpoch: number; changed: unknown }[]).map((r) => [r.atEpoch, r.changed]), [[2, { epochs: { from: 2, to: 3 } }]]);
+  // A field added to the learner after the run began (absent from its config.json) is not a change.
+  const { lambdaDecay: _added, ...older } = config;
+  await writeFile(join(out, 'config.json'), JSON.stringify(older));
   await train({ config: { ...cfg, epochs: 4, lambdaLr: 0 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet' });
   const again = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(again.lambdaLr, 0);

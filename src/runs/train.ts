@@ -144,7 +144,9 @@ async function recordResumeChanges(folder: RunFolder, config: LearnerConfig, atE
   const saved = (await folder.readConfig()) as Record<string, unknown>;
   const changed: Record<string, { from: unknown; to: unknown }> = {};
   for (const [key, to] of Object.entries(config)) {
-    if (JSON.stringify(saved[key]) !== JSON.stringify(to)) changed[key] = { from: saved[key] ?? null, to };
+    // A field the saved config lacks was added to the learner after the run began: it is written
+    // with its value, which is the behaviour from before it existed, and not listed as a change.
+    if (key in saved && JSON.stringify(saved[key]) !== JSON.stringify(to)) changed[key] = { from: saved[key], to };
   }
   if (Object.keys(changed).length === 0) return;
   const resumes: unknown[] = Array.isArray(saved.resumes) ? (saved.resumes as unknown[]) : [];
