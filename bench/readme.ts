@@ -148,6 +148,10 @@ function learningSection(): string[] {
     'learning-car-nav-200k.json',
     'learning-laikago-walk-320k.json',
     'learning-laikago-walk-96k.json',
+    'learning-panda-push-topple-160k.json',
+    'learning-panda-push-topple-160k-filter-only.json',
+    'learning-panda-push-boundary-160k.json',
+    'learning-panda-push-boundary-160k-filter-only.json',
     'learning-panda-push-topple-80k.json',
     'learning-panda-push-boundary-80k.json',
     'learning-point-nav.json',
@@ -158,6 +162,11 @@ function learningSection(): string[] {
     'learning-car-nav.json',
   ];
   const printed = new Set(['learning-point-nav-60ep-paper.json', 'learning-point-nav.json', 'learning-point-nav-cpo.json', 'learning-point-nav-sac.json', 'learning-point-nav-baselines.json', 'learning-point-nav-chi.json', 'learning-car-nav.json']);
+  // CSC rows of a comparison run with `--preset X` (its command says so) are labelled with it.
+  const cscLabel = (name: string, r: any, group: string): string => {
+    const preset = printed.has(name) ? 'paper' : /--preset (\S+)/.exec(String(r.command ?? ''))?.[1];
+    return preset !== undefined && group.startsWith('CSC') ? group.replace('CSC', `CSC \`--preset ${preset}\``) : group;
+  };
   const seen = new Set<string>();
   const rows: string[] = [];
   for (const name of names) {
@@ -166,8 +175,7 @@ function learningSection(): string[] {
     for (const g of r.summary.groups) {
       const epochs = r.summary.runs.find((x: any) => x.group === g.group)?.epochs ?? '?';
       // A χ sweep of one algorithm names its groups by χ only.
-      let label = r.summary.algos.length === 1 && String(g.group).startsWith('χ') ? `${String(r.summary.algos[0]).toUpperCase()}, ${g.group}` : String(g.group);
-      if (printed.has(name) && label.startsWith('CSC')) label = label.replace('CSC', 'CSC `--preset paper`');
+      const label = cscLabel(name, r, r.summary.algos.length === 1 && String(g.group).startsWith('χ') ? `${String(r.summary.algos[0]).toUpperCase()}, ${g.group}` : String(g.group));
       const key = `${r.summary.env}/${label}/${epochs}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -184,7 +192,7 @@ function learningSection(): string[] {
     for (const g of r.summary.groups) {
       if (g.exhaustedAfter5 === undefined || g.exhaustedAfter5.n === 0) continue;
       const epochs = r.summary.runs.find((x: any) => x.group === g.group)?.epochs ?? '?';
-      const label = printed.has(name) ? String(g.group).replace('CSC', 'CSC `--preset paper`') : g.group;
+      const label = cscLabel(name, r, String(g.group));
       filterRows.push(`| ${r.summary.env} | ${label} | ${epochs} | ${pct(g.epochsAtOrBelowChiAfter250)} | ${pct(g.exhaustedAfter5)} | ${pct(g.epsilonNonNegative)} | ${pct(g.calibrationConservative)} | ${pct(g.calibrationInformative)} | \`${name}\` |`);
     }
   }
