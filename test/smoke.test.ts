@@ -5,7 +5,7 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Preset, resolveConfig } from '../src/algos/config.ts';
+import { type LearnerConfig, type Preset, resolveConfig } from '../src/algos/config.ts';
 import { CscLearner } from '../src/algos/csc.ts';
 import { PointNavVecEnv } from '../src/envs/point-nav.ts';
 import { initBackend } from '../src/nn/backend.ts';
@@ -15,8 +15,8 @@ before(async () => {
   await initBackend('auto');
 });
 
-async function run(algo: 'csc' | 'trpo', epochs: number, preset: Preset = 'default'): Promise<EpochMetrics[]> {
-  const cfg = resolveConfig({ algo, seed: 3, epochs, numEnvs: 8, stepsPerEpoch: 4000, filterCandidates: 32, filterProbe: 4 }, preset);
+async function run(algo: 'csc' | 'trpo', epochs: number, preset: Preset = 'default', o: Partial<LearnerConfig> = {}): Promise<EpochMetrics[]> {
+  const cfg = resolveConfig({ algo, seed: 3, epochs, numEnvs: 8, stepsPerEpoch: 4000, filterCandidates: 32, filterProbe: 4, ...o }, preset);
   const learner = new CscLearner(cfg, new PointNavVecEnv(cfg.numEnvs));
   await learner.start();
   const out: EpochMetrics[] = [];
@@ -64,4 +64,11 @@ test('the filter-only preset: λ stays 0 through epochs that fail above χ, whil
   assert.ok(filterOnly.some((m) => m.avgFailures > 0.05), `the fixture needs an epoch above χ: ${filterOnly.map((m) => m.avgFailures).join(', ')}`);
   assert.ok(filterOnly.every((m) => m.lambda === 0), `λ ${filterOnly.map((m) => m.lambda).join(', ')}`);
   assert.ok(filterOnly.slice(1).some((m) => (m.filterFirstAcceptRate ?? 1) < 1), 'the filter rejected some of π’s first samples');
+});
+
+test('lambdaWarmupEpochs: λ holds through the warm-up although epochs fail above χ, then the dual update starts', async () => {
+  const warm = await run('csc', 3, 'default', { lambdaWarmupEpochs: 2 });
+  assert.ok(warm.slice(0, 2).some((m) => m.avgFailures > 0.05), `the fixture needs a warm-up epoch above χ: ${warm.map((m) => m.avgFailures).join(', ')}`);
+  assert.deepEqual(warm.slice(0, 2).map((m) => m.lambda), [0, 0]);
+  assert.ok(warm[2]!.lambda > 0, `λ after the warm-up ${warm[2]!.lambda}: the window still holds the failures above χ`);
 });

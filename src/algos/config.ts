@@ -158,6 +158,11 @@ export interface LearnerConfig {
    * ascent on a dual regularised by −ρλ²/(2η_λ), so λ tracks the violations of the last ~1/ρ epochs.
    */
   readonly lambdaDecay: number;
+  /**
+   * Epochs at the start in which λ stays at `lambdaInit` (no dual update), so the failures made
+   * while the critic first learns do not wind λ up. 0 (default) updates λ from the first epoch.
+   */
+  readonly lambdaWarmupEpochs: number;
 
   /** K, candidates per state in the filter (100), and how many the first critic pass examines. */
   readonly filterCandidates: number;
@@ -266,6 +271,7 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   lambdaInit: 0,
   lambdaLr: 4e-2,
   lambdaDecay: 0,
+  lambdaWarmupEpochs: 0,
   filterCandidates: 100,
   filterProbe: 4,
   epsilonRule: 'fixed',
@@ -330,6 +336,7 @@ const NUMERIC_CHECKS: readonly Check[] = [
   ['lambdaInit', (v) => v >= 0, '≥ 0'],
   ['lambdaLr', (v) => v >= 0, '≥ 0'],
   ['lambdaDecay', (v) => v >= 0 && v < 1, 'in [0, 1) (the share of λ forgotten per epoch)'],
+  ['lambdaWarmupEpochs', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0 (epochs before λ starts to move)'],
   ['filterCandidates', (v) => Number.isInteger(v) && v >= 1 && v <= 65535, 'an integer in [1, 65535]'],
   ['filterProbe', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
   ['epsilonFixed', Number.isFinite, 'a finite number'],

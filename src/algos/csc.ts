@@ -382,12 +382,14 @@ export class CscLearner implements Learner {
     //    every epoch whose failures exceed χ. E[Â_C] (`lambdaAdvantage`): `behaviour` compares π's
     //    own actions with the executed ones, so the bracket estimates π's unfiltered risk (never
     //    below the observed failures); `fresh` is the printed form, zero in expectation.
+    //    During the first `lambdaWarmupEpochs` epochs λ holds (η_λ = ρ = 0); π's risk is still reported.
     let policyRisk = Number.NaN;
     if (this.critic !== null && cost !== null && n > 0) {
+      const warmingUp = this.epochIndex < c.lambdaWarmupEpochs;
       const dual = lambdaEpochStep({
         lambda: this.lambda,
-        lr: c.lambdaLr,
-        decay: c.lambdaDecay,
+        lr: warmingUp ? 0 : c.lambdaLr,
+        decay: warmingUp ? 0 : c.lambdaDecay,
         gamma: c.gamma,
         chi: c.chi,
         epochFailures: avgFailures,
