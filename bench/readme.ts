@@ -147,6 +147,7 @@ function learningSection(): string[] {
     'learning-point-nav-60ep-paper.json',
     'learning-car-nav-200k.json',
     'learning-laikago-walk-320k.json',
+    'learning-laikago-walk-320k-filter-only.json',
     'learning-laikago-walk-96k.json',
     'learning-panda-push-topple-160k.json',
     'learning-panda-push-topple-160k-filter-only.json',
