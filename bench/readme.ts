@@ -146,6 +146,7 @@ function learningSection(): string[] {
     'learning-point-nav-60ep.json',
     'learning-point-nav-60ep-paper.json',
     'learning-car-nav-200k.json',
+    'learning-laikago-walk-320k-5seeds.json',
     'learning-laikago-walk-320k.json',
     'learning-laikago-walk-320k-filter-only.json',
     'learning-laikago-walk-96k.json',
