@@ -8,6 +8,7 @@ import { type LearnerConfig, resolveConfig } from '../src/algos/config.ts';
 import { CscLearner } from '../src/algos/csc.ts';
 import { PointNavVecEnv, pointNavSpec } from '../src/envs/point-nav.ts';
 import { type BackendInfo, initBackend } from '../src/nn/backend.ts';
+import { removeReplay } from '../src/runs/replay-file.ts';
 import { type SeedTransition, createSeedData, loadSeedData } from '../src/runs/seed-data.ts';
 import { seedLearner, train } from '../src/runs/train.ts';
 
@@ -72,12 +73,15 @@ test('train() records what seeded the run, re-seeds on resume, and refuses chang
   assert.match(String(record.sha256), /^[0-9a-f]{64}$/);
   const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(config.seedData, path);
-  // Resume re-seeds from the same bytes; a changed file is refused by name.
+  // A resume continues with the D_env saved in the checkpoint, seeded tuples included: the file is not read again.
   const resumed = await train({ config: { ...cfg, epochs: 2 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet' });
   assert.equal(resumed.epochs, 2);
   await assert.rejects(train({ config: { ...cfg, epochs: 3 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet', seedData: path }), /a resumed run re-seeds from the file its seed-data\.json names/);
   await appendFile(path, '\n');
-  await assert.rejects(train({ config: { ...cfg, epochs: 3 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet' }), /failures\.jsonl: the seed-data file changed since the run was seeded/);
+  assert.equal((await train({ config: { ...cfg, epochs: 3 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet' })).epochs, 3);
+  // A checkpoint without a saved D_env re-seeds from the same bytes; a changed file is refused by name.
+  await removeReplay(join(out, 'checkpoints', 'epoch-000002'));
+  await assert.rejects(train({ config: { ...cfg, epochs: 4 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet' }), /failures\.jsonl: the seed-data file changed since the run was seeded/);
   // Unfit data and on-policy learners fail before any run folder is made.
   const trpoOut = join(dir, 'trpo');
   await assert.rejects(train({ config: small({ algo: 'trpo' }), backend, out: trpoOut, resume: false, checkpointEvery: 1, progress: 'quiet', seedData: path }), /algo trpo has no replay buffer to seed/);

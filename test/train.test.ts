@@ -105,8 +105,18 @@ test('train() writes a run folder and --resume continues from the last checkpoin
   const status = JSON.parse(await readFile(join(out, 'status.json'), 'utf8')) as { state: string };
   assert.equal(status.state, 'done');
   assert.ok((await readFile(join(out, 'figure.png'))).subarray(1, 4).toString() === 'PNG', 'the run writes its figure');
+  // D_env is saved with the newest checkpoint only.
+  const replayCount = async (epoch: number): Promise<number | undefined> =>
+    readFile(join(out, 'checkpoints', `epoch-00000${epoch}`, 'replay.json'), 'utf8').then((t) => (JSON.parse(t) as { count: number }).count, () => undefined);
+  assert.equal(await replayCount(0), undefined);
+  const savedTuples = await replayCount(1);
+  assert.ok(savedTuples !== undefined && savedTuples > 0);
   const resumed = await train({ config: { ...cfg, epochs: 3 }, backend, out, resume: true, checkpointEvery: 1, progress: 'quiet' });
   assert.equal(resumed.epochs, 3);
+  // The resumed run continued with it: epoch 2's D_env holds epochs 0–2, not epoch 2 alone.
+  assert.equal(await replayCount(1), undefined);
+  const after = await replayCount(2);
+  assert.ok(after !== undefined && after > savedTuples, `D_env after the resumed epoch holds ${after} tuples, the checkpoint it resumed from ${savedTuples}`);
   const rows = await readMetrics(out);
   assert.deepEqual(rows.map((r) => r.epoch), [0, 1, 2]);
   assert.equal(rows[2]!.totalEpisodes, rows[1]!.totalEpisodes + rows[2]!.episodes);

@@ -135,7 +135,7 @@ test('a SAC checkpoint round-trips: restored learner, loaded actor and determini
   for (let i = 0; i < 3; i++) for (let k = 0; k < 2; k++) assert.ok(Math.abs(det.actions[i * 2 + k]! - Math.tanh(mu[i]![k]!)) < 1e-6);
   assert.deepEqual(Array.from(loaded.act(obs, 3, { deterministic: true }).actions), Array.from(det.actions));
   assert.ok(det.qc.every((q) => Number.isNaN(q)));
-  // Resuming continues the run's counters (D_env is not checkpointed: it refills).
+  // Resuming continues the run's counters (D_env is not restored here: the training loop does that).
   await twin.start();
   await learner.start();
   const [m1, m2] = [await learner.runEpoch(), await twin.runEpoch()];

@@ -356,7 +356,7 @@ export class SacLearner implements Learner {
     );
   }
 
-  /** Restores networks, α and counters. D_env is not in a checkpoint: it refills (after `sacBatch` steps). */
+  /** Restores networks, α and counters. D_env is restored beside it by the training loop (src/runs/replay-file.ts). */
   async restore(dir: string): Promise<void> {
     const ck = await loadCheckpoint(dir);
     const m = ck.meta;

@@ -22,6 +22,7 @@ import { writeRunFigure } from './plot.ts';
 import { ProgressReporter, type ProgressMode } from './progress.ts';
 import { RunFolder } from './run-folder.ts';
 import { RecordingVecEnv } from './recording-env.ts';
+import { readReplayInto, removeReplay, writeReplay } from './replay-file.ts';
 import { SeedDataError, type SeedDataSink, type SeedSummary, createSeedData, fileSha256, seedReplayBuffer } from './seed-data.ts';
 
 /** Builds the learner for a config (every algorithm this package trains). */
@@ -189,12 +190,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   try {
     if (options.resume) {
       const point = await folder.prepareResume();
-      if (point.checkpoint !== undefined) await learner.restore(point.checkpoint.dir);
+      let replayRestored = false;
+      if (point.checkpoint !== undefined) {
+        await learner.restore(point.checkpoint.dir);
+        lastCheckpoint = point.checkpoint.dir;
+        const replay = learner.replay;
+        if (replay !== undefined && replay !== null) replayRestored = await readReplayInto(point.checkpoint.dir, replay);
+      }
       last = point.metrics.at(-1);
       await recordResumeChanges(folder, config, learner.epoch);
-      // D_env is not checkpointed: seed it again from the same file, which must not have changed.
+      // A checkpoint without a saved D_env (written before it was saved, or the run stopped before
+      // its first checkpoint) refills it: seed it again from the same file, which must not have changed.
       const record = await readSeedRecord(folder.dir);
-      if (record !== undefined) await seedLearner(learner, record.path, env.spec, record.sha256);
+      if (record !== undefined && !replayRestored) await seedLearner(learner, record.path, env.spec, record.sha256);
     } else {
       if (options.initPolicy !== undefined) await learner.initPolicyFrom(options.initPolicy);
       await folder.writeConfig({ ...config, spec: env.spec, backendUsed: options.backend, initPolicy: options.initPolicy ?? null, envArgs: options.sim?.envArgs ?? {}, seedData: seeded?.path ?? null, recordTransitions: options.recordTransitions ?? null, ...options.provenance });
@@ -206,8 +214,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     // Asked once per epoch, so the checkpoint decision and the end of the stream agree.
     const askStop = options.shouldStop ?? (() => false);
     let stopping = false;
+    // D_env goes into the newest checkpoint only: a resume continues with it, and the run folder
+    // holds one copy (the older checkpoints keep their networks).
     const saveCheckpoint = async (epoch: number): Promise<void> => {
-      lastCheckpoint = await folder.writeCheckpointDir(epoch, (tmp) => learner.save(tmp));
+      const previous = lastCheckpoint;
+      lastCheckpoint = await folder.writeCheckpointDir(epoch, async (tmp) => {
+        await learner.save(tmp);
+        const replay = learner.replay;
+        if (replay !== undefined && replay !== null) await writeReplay(tmp, replay);
+      });
+      if (previous !== undefined && previous !== lastCheckpoint) await removeReplay(previous);
     };
     const persist = async (m: EpochMetrics): Promise<void> => {
       await folder.appendMetrics(m);
