@@ -29,6 +29,11 @@ interface TensorEntry {
   length: number;
 }
 
+/** Our float32 files are little-endian, written as the host's bytes: refuse a big-endian host. */
+export function assertLittleEndian(writer: string): void {
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new CheckpointError(`${writer}: big-endian hosts are not supported`);
+}
+
 /** Writes `checkpoint.json` + `weights.bin` into `dir` (created if needed). */
 export async function saveCheckpoint(dir: string, meta: Record<string, unknown>, tensors: readonly NamedArray[]): Promise<void> {
   await mkdir(dir, { recursive: true });
@@ -45,7 +50,7 @@ export async function saveCheckpoint(dir: string, meta: Record<string, unknown>,
     weights.set(t.values, table[i]!.offset);
   });
   const bytes = Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength);
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new CheckpointError('saveCheckpoint: big-endian hosts are not supported');
+  assertLittleEndian('saveCheckpoint');
   const json = JSON.stringify({ format: CHECKPOINT_FORMAT, meta, tensors: table, weightsBytes: bytes.byteLength }, null, 1);
   await writeFile(join(dir, 'weights.bin.tmp'), bytes);
   await writeFile(join(dir, 'checkpoint.json.tmp'), json);

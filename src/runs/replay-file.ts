@@ -7,7 +7,7 @@
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointError } from '../nn/checkpoint.ts';
+import { CheckpointError, assertLittleEndian } from '../nn/checkpoint.ts';
 import type { ReplayBuffer } from '../core/replay.ts';
 
 export const REPLAY_FORMAT = 'csc-node-replay/1';
@@ -15,17 +15,17 @@ export const REPLAY_FILES = { header: 'replay.json', data: 'replay.bin' } as con
 
 /** Writes `buffer`'s tuples, oldest first, into `dir` (which must exist). */
 export async function writeReplay(dir: string, buffer: ReplayBuffer): Promise<void> {
+  assertLittleEndian('writeReplay');
   const n = buffer.size;
   const o = buffer.obsSize;
   const a = buffer.actSize;
   const data = new Float32Array(n * (2 * o + a + 4));
-  const obsAt = 0;
   const actAt = n * o;
   const nextAt = n * (o + a);
   const scalarsAt = n * (2 * o + a);
   let k = 0;
   for (const t of buffer.entries()) {
-    data.set(t.obs, obsAt + k * o);
+    data.set(t.obs, k * o);
     data.set(t.action, actAt + k * a);
     data.set(t.nextObs, nextAt + k * o);
     data[scalarsAt + k] = t.reward;
@@ -34,7 +34,6 @@ export async function writeReplay(dir: string, buffer: ReplayBuffer): Promise<vo
     data[scalarsAt + 3 * n + k] = t.discount;
     k++;
   }
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new CheckpointError('writeReplay: big-endian hosts are not supported');
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   await writeFile(join(dir, REPLAY_FILES.data), bytes);
   await writeFile(join(dir, REPLAY_FILES.header), `${JSON.stringify({ format: REPLAY_FORMAT, count: n, obsSize: o, actSize: a, bytes: bytes.byteLength })}\n`);
@@ -87,23 +86,22 @@ export async function readReplayInto(dir: string, buffer: ReplayBuffer): Promise
   const actAt = n * o;
   const nextAt = n * (o + a);
   const scalarsAt = n * (2 * o + a);
-  for (let i = 0; i < scalarsAt + 3 * n; i++) {
-    if (!Number.isFinite(data[i])) throw new CheckpointError(`${dataPath}: tuple ${tupleOf(i, n, o, a)} holds a non-finite value`);
+  const tuple = (k: number) => ({
+    obs: data.subarray(k * o, (k + 1) * o),
+    action: data.subarray(actAt + k * a, actAt + (k + 1) * a),
+    nextObs: data.subarray(nextAt + k * o, nextAt + (k + 1) * o),
+    scalars: [data[scalarsAt + k]!, data[scalarsAt + n + k]!, data[scalarsAt + 2 * n + k]!],
+    discount: data[scalarsAt + 3 * n + k]!,
+  });
+  // Every tuple is checked before any is added: a corrupt file leaves the buffer as it was.
+  for (let k = 0; k < n; k++) {
+    const t = tuple(k);
+    if (![t.obs, t.action, t.nextObs, t.scalars].every((xs) => xs.every(Number.isFinite))) throw new CheckpointError(`${dataPath}: tuple ${k} holds a non-finite value`);
+    if (!Number.isNaN(t.discount) && !(t.discount > 0 && t.discount <= 1)) throw new CheckpointError(`${dataPath}: tuple ${k} has bootstrap discount ${t.discount}, expected one in (0, 1] or NaN (a one-step tuple)`);
   }
   for (let k = 0; k < n; k++) {
-    const d = data[scalarsAt + 3 * n + k]!;
-    if (!Number.isNaN(d) && !(d > 0 && d <= 1)) throw new CheckpointError(`${dataPath}: tuple ${k} has bootstrap discount ${d}, expected one in (0, 1] or NaN (a one-step tuple)`);
-  }
-  for (let k = 0; k < n; k++) {
-    buffer.add(
-      data.subarray(k * o, (k + 1) * o),
-      data.subarray(actAt + k * a, actAt + (k + 1) * a),
-      data.subarray(nextAt + k * o, nextAt + (k + 1) * o),
-      data[scalarsAt + k]!,
-      data[scalarsAt + n + k]!,
-      data[scalarsAt + 2 * n + k] === 1,
-      data[scalarsAt + 3 * n + k],
-    );
+    const t = tuple(k);
+    buffer.add(t.obs, t.action, t.nextObs, t.scalars[0]!, t.scalars[1]!, t.scalars[2] === 1, t.discount);
   }
   return true;
 }
@@ -112,12 +110,4 @@ export async function readReplayInto(dir: string, buffer: ReplayBuffer): Promise
 export async function removeReplay(dir: string): Promise<void> {
   await rm(join(dir, REPLAY_FILES.data), { force: true });
   await rm(join(dir, REPLAY_FILES.header), { force: true });
-}
-
-/** Which tuple the float at index `i` of the data file belongs to (for error messages). */
-function tupleOf(i: number, n: number, o: number, a: number): number {
-  if (i < n * o) return Math.floor(i / o);
-  if (i < n * (o + a)) return Math.floor((i - n * o) / a);
-  if (i < n * (2 * o + a)) return Math.floor((i - n * (o + a)) / o);
-  return (i - n * (2 * o + a)) % n;
 }
