@@ -28,6 +28,7 @@ import { gae } from '../core/gae.ts';
 import { PhaseClock } from '../core/phase-clock.ts';
 import { Rng } from '../core/rng.ts';
 import type { EnvSpec, VecEnv } from '../envs/env.ts';
+import { type AdamSlot, adamState, restoreAdam } from '../nn/adam-state.ts';
 import { CheckpointError, type NamedArray, loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.ts';
 import { GaussianPolicy } from '../nn/policy.ts';
 import { ValueFunction } from '../nn/value.ts';
@@ -368,11 +369,17 @@ export class CpoLearner implements Learner {
     ];
   }
 
+  private adamSlots(): AdamSlot[] {
+    return [this.value.adamSlot('value'), this.costValue.adamSlot('cost-value')];
+  }
+
   async save(dir: string): Promise<void> {
     const tensors: NamedArray[] = [];
     for (const { prefix, vars } of this.networks()) {
       vars.forEach((v, i) => tensors.push({ name: `${prefix}/${i}`, shape: v.shape, values: v.dataSync() as Float32Array }));
     }
+    const adam = await adamState(this.adamSlots());
+    tensors.push(...adam.tensors);
     await saveCheckpoint(
       dir,
       {
@@ -382,6 +389,7 @@ export class CpoLearner implements Learner {
         epoch: this.epochIndex,
         totals: { ...this.totals },
         rng: { act: this.actRng.state(), update: this.updateRng.state() },
+        adam: adam.meta,
       },
       tensors,
     );
@@ -408,6 +416,7 @@ export class CpoLearner implements Learner {
     }
     this.actRng.setState(rng.act as number[]);
     this.updateRng.setState(rng.update as number[]);
+    await restoreAdam(ck, this.adamSlots());
   }
 
   async initPolicyFrom(dir: string): Promise<void> {

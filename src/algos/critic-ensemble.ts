@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ReplayBatch, ReplayBuffer } from '../core/replay.ts';
 import { Rng } from '../core/rng.ts';
+import type { AdamSlot } from '../nn/adam-state.ts';
 import { Mlp, type MlpShape } from '../nn/mlp.ts';
 import { type MemberWeights, MlpEnsemble } from '../nn/mlp-ensemble.ts';
 import { type CriticUpdateStats, type PolicySamples, SafetyCritic, type SafetyCriticConfig } from './safety-critic.ts';
@@ -84,6 +85,11 @@ export class CriticEnsemble {
     this.target = new MlpEnsemble(shape, targets, 'qc-target');
     for (const m of [...nets, ...targets]) m.dispose();
     this.optimizer = tf.train.adam(config.lr);
+  }
+
+  /** Its Adam optimiser and the variables it updates, for checkpoints (`adam-state.ts`). */
+  adamSlot(prefix: string): AdamSlot {
+    return { prefix, optimizer: this.optimizer, vars: this.net.vars };
   }
 
   /**

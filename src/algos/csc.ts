@@ -26,6 +26,7 @@ import { PhaseClock } from '../core/phase-clock.ts';
 import { ReplayBuffer } from '../core/replay.ts';
 import { Rng } from '../core/rng.ts';
 import type { EnvSpec, VecEnv } from '../envs/env.ts';
+import { type AdamSlot, adamState, restoreAdam } from '../nn/adam-state.ts';
 import { CheckpointError, type NamedArray, loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.ts';
 import { GaussianPolicy } from '../nn/policy.ts';
 import { ValueFunction } from '../nn/value.ts';
@@ -533,11 +534,20 @@ export class CscLearner implements Learner {
     return nets;
   }
 
+  /** The Adam optimisers (the policy's step is a natural-gradient step without optimiser state). */
+  private adamSlots(): AdamSlot[] {
+    const slots = [this.value.adamSlot('value')];
+    if (this.critic !== null) slots.push(this.critic.adamSlot(this.critic instanceof SafetyCritic ? 'critic' : 'critics'));
+    return slots;
+  }
+
   async save(dir: string): Promise<void> {
     const tensors: NamedArray[] = [];
     for (const { prefix, net } of this.networks()) {
       net.vars.forEach((v, i) => tensors.push({ name: `${prefix}/${i}`, shape: v.shape, values: v.dataSync() as Float32Array }));
     }
+    const adam = await adamState(this.adamSlots());
+    tensors.push(...adam.tensors);
     await saveCheckpoint(
       dir,
       {
@@ -551,6 +561,7 @@ export class CscLearner implements Learner {
         epsilon: this.epsilon(),
         totals: { ...this.totals },
         rng: { act: this.actRng.state(), update: this.updateRng.state() },
+        adam: adam.meta,
       },
       tensors,
     );
@@ -572,6 +583,7 @@ export class CscLearner implements Learner {
     this.avgFailuresOld = num('avgFailuresOld');
     this.failureWindow.restore(m.failureWindow, dir);
     restoreTotalsAndRng(dir, m, this.totals, this.actRng, this.updateRng);
+    await restoreAdam(ck, this.adamSlots());
   }
 
   /**

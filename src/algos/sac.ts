@@ -22,6 +22,7 @@ import { ReplayBuffer, type ReplayBatch } from '../core/replay.ts';
 import { PhaseClock } from '../core/phase-clock.ts';
 import { Rng } from '../core/rng.ts';
 import type { EnvSpec, VecEnv } from '../envs/env.ts';
+import { type AdamSlot, adamState, restoreAdam } from '../nn/adam-state.ts';
 import { CheckpointError, type LoadedCheckpoint, type NamedArray, loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.ts';
 import { Mlp } from '../nn/mlp.ts';
 import { SquashedGaussianPolicy } from '../nn/squashed-policy.ts';
@@ -335,11 +336,22 @@ export class SacLearner implements Learner {
     ];
   }
 
+  /** The three Adam optimisers, with the variable lists their `minimize` calls pass. */
+  private adamSlots(): AdamSlot[] {
+    return [
+      { prefix: 'q', optimizer: this.qOptimizer, vars: [...this.q1.vars, ...this.q2.vars] },
+      { prefix: 'pi', optimizer: this.piOptimizer, vars: this.policy.vars },
+      { prefix: 'alpha', optimizer: this.alphaOptimizer, vars: [this.logAlpha] },
+    ];
+  }
+
   async save(dir: string): Promise<void> {
     const tensors: NamedArray[] = [];
     for (const { prefix, vars } of this.networks()) {
       vars.forEach((v, i) => tensors.push({ name: `${prefix}/${i}`, shape: v.shape, values: v.dataSync() as Float32Array }));
     }
+    const adam = await adamState(this.adamSlots());
+    tensors.push(...adam.tensors);
     await saveCheckpoint(
       dir,
       {
@@ -351,6 +363,7 @@ export class SacLearner implements Learner {
         updateCredit: this.updateCredit,
         totals: { ...this.totals },
         rng: { act: this.actRng.state(), update: this.updateRng.state() },
+        adam: adam.meta,
       },
       tensors,
     );
@@ -371,6 +384,7 @@ export class SacLearner implements Learner {
     this.epochIndex = num('epoch');
     this.updateCredit = num('updateCredit');
     restoreTotalsAndRng(dir, m, this.totals, this.actRng, this.updateRng);
+    await restoreAdam(ck, this.adamSlots());
   }
 
   /** Starts from another SAC run's policy; the spec's observation and action sizes must match. */

@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.ts';
 import type { ReplayBatch } from '../core/replay.ts';
+import type { AdamSlot } from '../nn/adam-state.ts';
 import { Mlp, type Activation } from '../nn/mlp.ts';
 
 /** Settings of a safety critic (A.6 defaults). */
@@ -99,6 +100,11 @@ export class SafetyCritic {
     this.target = new Mlp(shape, rng, `${name}-target`);
     this.target.copyFrom(this.net);
     this.optimizer = tf.train.adam(config.lr);
+  }
+
+  /** Its Adam optimiser and the variables it updates, for checkpoints (`adam-state.ts`). */
+  adamSlot(prefix: string): AdamSlot {
+    return { prefix, optimizer: this.optimizer, vars: this.net.vars };
   }
 
   /** Q_C for `n` (s, a) pairs given as separate row-major arrays; one forward pass. */

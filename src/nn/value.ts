@@ -1,6 +1,7 @@
 /** The task value function V_θ(s) of Algorithm 1, regressed on GAE returns with Adam. */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng.ts';
+import type { AdamSlot } from './adam-state.ts';
 import { Mlp, type Activation } from './mlp.ts';
 
 export interface ValueConfig {
@@ -20,6 +21,11 @@ export class ValueFunction {
   ) {
     this.net = new Mlp({ inSize: config.obsSize, hidden: config.hidden, outSize: 1, activation: config.activation }, rng, 'v');
     this.optimizer = tf.train.adam(config.lr);
+  }
+
+  /** Its Adam optimiser and the variables it updates, for checkpoints (`adam-state.ts`). */
+  adamSlot(prefix: string): AdamSlot {
+    return { prefix, optimizer: this.optimizer, vars: this.net.vars };
   }
 
   /** V(s) for `n` observations, one forward pass. */
