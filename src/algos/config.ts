@@ -45,6 +45,15 @@ export type LambdaAdvantage = 'fresh' | 'behaviour' | 'observed';
 export const LAMBDA_ADVANTAGES: readonly LambdaAdvantage[] = ['fresh', 'behaviour', 'observed'];
 
 /**
+ * How eq. 5 combines the two advantages before the policy step: `paper` = Ã = Â_R − λ′Â_C
+ * (λ′ = λ/(1−γ)); `normalised` = Ã = (z(Â_R) − λ·z(Â_C))/(1 + λ), each term standardised over the
+ * policy batch first, so λ weighs the cost term against the reward term whatever their scales
+ * (λ = 1: equal weight). lagrange.ts, `mixAdvantages`.
+ */
+export type AdvantageMix = 'paper' | 'normalised';
+export const ADVANTAGE_MIXES: readonly AdvantageMix[] = ['paper', 'normalised'];
+
+/**
  * Named bundles of config fields: `paper` = Algorithm 1 as printed; `default` = what we measured
  * best; `filter-only` = CSC's safe exploration alone: λ stays 0 and the critic is a plain Bellman
  * critic (no CQL term), so only the filter keeps exploration safe. docs/algorithm.md and
@@ -204,6 +213,8 @@ export interface LearnerConfig {
   readonly failureWindowEpisodes: number;
   /** E[Â_C] in λ's update (eq. 9). */
   readonly lambdaAdvantage: LambdaAdvantage;
+  /** How Â_R and Â_C are combined for the policy step (eq. 5). */
+  readonly advantageMix: AdvantageMix;
   /**
    * Steps where the filter fell back (no candidate passed) enter the policy gradient as samples
    * of π_old (`true`, the paper's implicit choice) or are left out (`false`): the fallback action
@@ -285,6 +296,7 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   criticNStep: 8,
   failureWindowEpisodes: 100,
   lambdaAdvantage: 'behaviour',
+  advantageMix: 'paper',
   exhaustedInGradient: false,
   backend: 'auto',
   sacLr: 3e-4,
@@ -371,6 +383,7 @@ export function resolveConfig(overrides: Partial<LearnerConfig> = {}, preset: Pr
   if (c.criticTarget !== 'policy' && c.criticTarget !== 'filtered') throw new ConfigError(`config.criticTarget = ${JSON.stringify(c.criticTarget)}: expected 'policy' or 'filtered'`);
   if (c.criticBellmanLoss !== 'mse' && c.criticBellmanLoss !== 'bce') throw new ConfigError(`config.criticBellmanLoss = ${JSON.stringify(c.criticBellmanLoss)}: expected 'mse' or 'bce'`);
   if (!LAMBDA_ADVANTAGES.includes(c.lambdaAdvantage)) throw new ConfigError(`config.lambdaAdvantage = ${JSON.stringify(c.lambdaAdvantage)}: expected one of ${LAMBDA_ADVANTAGES.join(', ')}`);
+  if (!ADVANTAGE_MIXES.includes(c.advantageMix)) throw new ConfigError(`config.advantageMix = ${JSON.stringify(c.advantageMix)}: expected one of ${ADVANTAGE_MIXES.join(', ')}`);
   if (typeof c.exhaustedInGradient !== 'boolean') throw new ConfigError(`config.exhaustedInGradient = ${JSON.stringify(c.exhaustedInGradient)}: expected true or false`);
   if (c.activation !== 'tanh' && c.activation !== 'relu') throw new ConfigError(`config.activation = ${JSON.stringify(c.activation)}: expected 'tanh' or 'relu'`);
   for (const key of ['policyHidden', 'valueHidden', 'criticHidden'] as const) {

@@ -35,7 +35,7 @@ import { type FilterSettings, PolicyActor, filterSettingsOf } from './actor.ts';
 import type { LearnerConfig } from './config.ts';
 import { CriticEnsemble } from './critic-ensemble.ts';
 import type { DeployedPolicy } from './deploy.ts';
-import { lambdaEpochStep, lambdaPrime } from './lagrange.ts';
+import { lambdaEpochStep, lambdaPrime, mixAdvantages } from './lagrange.ts';
 import type { Learner } from './learner.ts';
 import { naturalGradientStep } from './natural-gradient.ts';
 import { type NextValue, type PolicySamples, SafetyCritic, type SafetyCriticConfig, meanNextValue } from './safety-critic.ts';
@@ -307,7 +307,7 @@ export class CscLearner implements Learner {
     }
     clock.lap('critic');
 
-    // 5. Advantages: Â_R by GAE, Â_C from the critic, Ã = Â_R − λ′Â_C.
+    // 5. Advantages: Â_R by GAE, Â_C from the critic, Ã = Â_R − λ′Â_C (or `advantageMix`).
     const rows = T * N;
     const values = this.value.predict(R.obs, rows);
     const nextValues = this.value.predict(R.nextObs, rows);
@@ -345,12 +345,11 @@ export class CscLearner implements Learner {
     const np = pgRows.length;
     const pObs = pgRows === valid ? bObs : new Float32Array(np * D);
     const pRaw = new Float32Array(np * A);
-    const pAdv = new Float32Array(np);
     pgRows.forEach((i, k) => {
       if (pObs !== bObs) pObs.set(R.obs.subarray(i * D, (i + 1) * D), k * D);
       pRaw.set(R.raw.subarray(i * A, (i + 1) * A), k * A);
-      pAdv[k] = advR[i]! - lp * (advC === null ? 0 : advC[i]!);
     });
+    const pAdv = mixAdvantages(advR, advC, this.lambda, c.gamma, pgRows, c.advantageMix);
     const spread = advantageTermSpread(advR, advC, lp, pgRows);
     standardise(pAdv);
     clock.lap('batch');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../core/rng.ts';
-import { lambdaEpochStep, updateLambda } from './lagrange.ts';
+import { lambdaEpochStep, mixAdvantages, updateLambda } from './lagrange.ts';
 
 const base = { lambda: 1, lr: 0.04, gamma: 0.99, chi: 0.05, meanCostAdvantage: 0 };
 
@@ -102,4 +102,39 @@ test('λ with decay ρ forgets past violations: the regularised dual step, by ha
   // Still never falls in an epoch above χ while λ is below that level.
   const up = lambdaEpochStep({ lambda: 0.01, lr: 0.04, decay: 0.2, gamma: 0.99, chi: 0.05, epochFailures: 0.3, windowFailures: null, meanCostAdvantage: 0, advantage: 'behaviour' });
   assert.ok(up.lambda > 0.01);
+});
+
+test('eq. 5 as printed: Ã = Â_R − λ′Â_C with λ′ = λ/(1−γ), over the batch rows only', () => {
+  const advR = Float32Array.from([1, 2, 3, 99]);
+  const advC = Float32Array.from([0.01, 0, -0.02, 99]);
+  // λ = 0.5, γ = 0.9 → λ′ = 5: [1 − 0.05, 3 + 0.1] for rows 0 and 2
+  const out = mixAdvantages(advR, advC, 0.5, 0.9, [0, 2], 'paper');
+  assert.equal(out.length, 2);
+  assert.ok(Math.abs(out[0]! - 0.95) < 1e-6 && Math.abs(out[1]! - 3.1) < 1e-6, out.join(', '));
+  assert.deepEqual([...mixAdvantages(advR, null, 0.5, 0.9, [1], 'paper')], [2]);
+});
+
+test('normalised mix: (z(Â_R) − λ·z(Â_C))/(1+λ), each term standardised over the rows, by hand', () => {
+  // rows 0,1: Â_R = [1, 3] → mean 2, std 1 → z = [−1, 1]; Â_C = [0.02, 0] → mean 0.01, std 0.01 → z = [1, −1]
+  const advR = Float32Array.from([1, 3, 50]);
+  const advC = Float32Array.from([0.02, 0, 7]);
+  // λ = 1: [(−1 − 1)/2, (1 + 1)/2] = [−1, 1]; λ = 0.25: [(−1 − 0.25)/1.25, (1 + 0.25)/1.25] = [−1, 1]
+  for (const lambda of [1, 0.25]) {
+    const out = mixAdvantages(advR, advC, lambda, 0.99, [0, 1], 'normalised');
+    assert.ok(Math.abs(out[0]! + 1) < 1e-6 && Math.abs(out[1]! - 1) < 1e-6, `λ=${lambda}: ${out.join(', ')}`);
+  }
+  // opposing terms: Â_C = [0, 0.02] (z = [−1, 1], the same sign as Â_R's): λ = 1 cancels them, λ = 3 lets the cost win
+  const agree = Float32Array.from([0, 0.02, 7]);
+  const tie = mixAdvantages(advR, agree, 1, 0.99, [0, 1], 'normalised');
+  assert.ok(Math.abs(tie[0]!) < 1e-6 && Math.abs(tie[1]!) < 1e-6, tie.join(', '));
+  const cost = mixAdvantages(advR, agree, 3, 0.99, [0, 1], 'normalised');
+  assert.ok(Math.abs(cost[0]! - 0.5) < 1e-6 && Math.abs(cost[1]! + 0.5) < 1e-6, cost.join(', '));
+  // the scale of Â_C does not matter (×1000), unlike in the printed form
+  const big = mixAdvantages(advR, Float32Array.from([0, 20, 7]), 3, 0.99, [0, 1], 'normalised');
+  assert.ok(Math.abs(big[0]! - 0.5) < 1e-6, big.join(', '));
+  // a term without spread contributes nothing; λ = 0 is the reward term alone
+  const flat = mixAdvantages(advR, Float32Array.from([0.3, 0.3, 7]), 2, 0.99, [0, 1], 'normalised');
+  assert.ok(Math.abs(flat[0]! + 1 / 3) < 1e-6 && Math.abs(flat[1]! - 1 / 3) < 1e-6, flat.join(', '));
+  const none = mixAdvantages(advR, advC, 0, 0.99, [0, 1], 'normalised');
+  assert.deepEqual([...none], [-1, 1]);
 });

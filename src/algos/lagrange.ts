@@ -39,6 +39,54 @@ export function lambdaPrime(lambda: number, gamma: number): number {
   return lambda / (1 - gamma);
 }
 
+/** Mean and standard deviation of `x` over `rows` (std 0 for fewer than two rows). */
+function moments(x: Float32Array, rows: readonly number[]): { mean: number; std: number } {
+  const n = rows.length;
+  if (n === 0) return { mean: 0, std: 0 };
+  let s = 0;
+  for (const i of rows) s += x[i]!;
+  const mean = s / n;
+  let v = 0;
+  for (const i of rows) v += (x[i]! - mean) ** 2;
+  return { mean, std: Math.sqrt(v / n) };
+}
+
+/**
+ * Eq. 5's combined advantage for the policy batch `rows` (output index k for rows[k]).
+ * `paper`: Ã = Â_R − λ′Â_C with λ′ = λ/(1−γ). `normalised`: Ã = (z(Â_R) − λ·z(Â_C))/(1 + λ),
+ * z(x) = (x − mean)/std over `rows` (a term with no spread contributes 0), so λ is the cost
+ * term's weight relative to the reward term's whatever the scales of reward and failure: the
+ * Lagrangian of eq. 5 with both objectives in units of their batch spread. λ's own update (eq. 9)
+ * is the same in both.
+ */
+export function mixAdvantages(
+  rewardAdv: Float32Array,
+  costAdv: Float32Array | null,
+  lambda: number,
+  gamma: number,
+  rows: readonly number[],
+  mix: 'paper' | 'normalised',
+): Float32Array {
+  const out = new Float32Array(rows.length);
+  if (mix === 'paper') {
+    const lp = lambdaPrime(lambda, gamma);
+    rows.forEach((i, k) => {
+      out[k] = rewardAdv[i]! - (costAdv === null ? 0 : lp * costAdv[i]!);
+    });
+    return out;
+  }
+  const z = (x: Float32Array): ((i: number) => number) => {
+    const { mean, std } = moments(x, rows);
+    return std > 1e-12 ? (i) => (x[i]! - mean) / std : () => 0;
+  };
+  const zr = z(rewardAdv);
+  const zc = costAdv === null ? () => 0 : z(costAdv);
+  rows.forEach((i, k) => {
+    out[k] = (zr(i) - lambda * zc(i)) / (1 + lambda);
+  });
+  return out;
+}
+
 /** One epoch's inputs to λ: the failures seen and the critic's E[Â_C]. */
 export interface LambdaEpochInput {
   readonly lambda: number;
