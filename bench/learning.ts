@@ -11,7 +11,7 @@
  * `csc compare` folder re-uses its finished runs (compare skips them) and only re-summarises.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -46,5 +46,13 @@ writeFileSync(
   join('bench/results', `${name}.json`),
   `${JSON.stringify({ bench: 'learning', commit, date: new Date().toISOString(), wallS: (Date.now() - started) / 1000, command: ['csc', ...args.slice(1)].join(' '), summary }, null, 2)}\n`,
 );
-copyFileSync(join(out, 'figure.png'), join('docs/figures', `${name}.png`));
-console.log(`wrote bench/results/${name}.json and docs/figures/${name}.png`);
+// The comparison draws `figure.png` for one χ, else one figure per algorithm (`figure-ALGO.png`,
+// grouped by χ) and per χ with several algorithms (`figure-chiX.png`): each is copied, its suffix kept.
+const figures = readdirSync(out).filter((f) => /^figure(-[^.]+)?\.png$/.test(f));
+if (figures.length === 0) throw new Error(`${out}: the comparison wrote no figure*.png`);
+for (const f of figures) {
+  const target = join('docs/figures', `${name}${f.slice('figure'.length)}`);
+  copyFileSync(join(out, f), target);
+  console.log(`wrote ${target}`);
+}
+console.log(`wrote bench/results/${name}.json`);
