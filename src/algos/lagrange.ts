@@ -8,6 +8,8 @@
  * when it holds with slack λ falls towards 0. (The paper prints eq. 9 and eq. 57 with a minus
  * sign, which would lower λ under violation; the test pins the direction.)
  */
+import type { AdvantageMix } from './config.ts';
+
 export interface LagrangeInput {
   readonly lambda: number;
   /** η_λ (4e-2). */
@@ -39,7 +41,7 @@ export function lambdaPrime(lambda: number, gamma: number): number {
   return lambda / (1 - gamma);
 }
 
-/** Mean and standard deviation of `x` over `rows` (std 0 for fewer than two rows). */
+/** Mean and (population) standard deviation of `x` over `rows`; both 0 for no rows. */
 function moments(x: Float32Array, rows: readonly number[]): { mean: number; std: number } {
   const n = rows.length;
   if (n === 0) return { mean: 0, std: 0 };
@@ -65,7 +67,7 @@ export function mixAdvantages(
   lambda: number,
   gamma: number,
   rows: readonly number[],
-  mix: 'paper' | 'normalised',
+  mix: AdvantageMix,
 ): Float32Array {
   const out = new Float32Array(rows.length);
   if (mix === 'paper') {
