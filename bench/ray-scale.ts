@@ -6,7 +6,7 @@
  * Writes bench/results/ray-scale.json.
  *
  *   node --import tsx bench/ray-scale.ts [--envs panda-push-topple,laikago-walk] [--workers 1,2,4]
- *                                        [--seconds 6] [--modes ray,local]
+ *                                        [--seconds 6] [--modes ray,local] [--envs-per-worker K]
  *
  * On a machine with fewer cores than workers, servers share cores: the speed-up then measures
  * overlap of stepping with the round trips, not parallel simulation. The host block says how many
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1,2,4' },
     modes: { type: 'string', default: 'ray,local' },
     seconds: { type: 'string', default: '6' },
+    'envs-per-worker': { type: 'string' },
     out: { type: 'string', default: join(REPO_ROOT, 'bench', 'results', 'ray-scale.json') },
   },
 });
@@ -37,8 +38,10 @@ const modes = values.modes.split(',');
 const seconds = Number(values.seconds);
 for (const m of modes) if (m !== 'ray' && m !== 'local') throw new Error(`--modes ${values.modes}: expected ray and/or local`);
 if (workerCounts.some((w) => !Number.isInteger(w) || w < 1)) throw new Error(`--workers ${values.workers}: expected integers >= 1`);
+const envsPerWorker = values['envs-per-worker'] === undefined ? undefined : Number(values['envs-per-worker']);
+if (envsPerWorker !== undefined && (!Number.isInteger(envsPerWorker) || envsPerWorker < 1)) throw new Error(`--envs-per-worker ${values['envs-per-worker']}: expected an integer >= 1`);
 
-/** Envs per server: a round trip should carry several env steps (panda ≈ 19 ms a step, laikago ≈ 2 ms). */
+/** Envs per server unless --envs-per-worker: a round trip should carry several env steps (panda ≈ 19 ms a step, laikago ≈ 2 ms). */
 const ENVS_PER_WORKER: Record<string, number> = { 'panda-push-topple': 2, 'panda-push-boundary': 2, 'laikago-walk': 8, 'laikago-stand': 8 };
 /** Steps of the raw measurement: a few seconds of one core. */
 const RAW_STEPS: Record<string, number> = { 'panda-push-topple': 200, 'panda-push-boundary': 200, 'laikago-walk': 2000, 'laikago-stand': 2000 };
@@ -89,7 +92,7 @@ async function remoteBench(envId: string, mode: 'ray' | 'local', workers: number
 const started = { date: new Date().toISOString(), loadavg: loadavg() };
 const results = [];
 for (const envId of envIds) {
-  const k = ENVS_PER_WORKER[envId] ?? 4;
+  const k = envsPerWorker ?? ENVS_PER_WORKER[envId] ?? 4;
   const raw = rawBench(envId, k);
   process.stderr.write(`${envId}: raw single ${raw.single.stepsPerS.toFixed(1)} steps/s, batch of ${k} ${raw.batch.stepsPerS.toFixed(1)} steps/s\n`);
   const remote = [];

@@ -97,17 +97,21 @@ function bridgeSection(): string[] {
   ];
 }
 
+// ray-scale.json: the shared machine's load moves; the raw reference of a row is the median of every raw
+// measurement of the env in the run
+const rawsOf = (e: any): number[] => [e.raw.single.stepsPerS, e.rawAfter.single.stepsPerS, ...e.remote.map((x: any) => x.rawSingleStepsPerS)].sort((a, b) => a - b);
+const median = (xs: number[]): number => (xs.length % 2 === 1 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2);
+const scaleCell = (e: any, mode: string, w: number): string => {
+  const x = e.remote.find((y: any) => y.mode === mode && y.workers === w);
+  return x === undefined ? '—' : `${f0(x.stepsPerS)} (${f2(x.stepsPerS / median(rawsOf(e)))}×)`;
+};
+
 function rayScaleSection(): string[] {
   const r = load('ray-scale.json');
   if (r === undefined) return [];
   const counts: number[] = [...new Set<number>(r.results.flatMap((e: any) => e.remote.map((x: any) => x.workers)))].sort((a, b) => a - b);
-  // the shared machine's load moves: every raw measurement of the env in the run, and their median
-  const raws = (e: any): number[] => [e.raw.single.stepsPerS, e.rawAfter.single.stepsPerS, ...e.remote.map((x: any) => x.rawSingleStepsPerS)].sort((a, b) => a - b);
-  const median = (xs: number[]): number => (xs.length % 2 === 1 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2);
-  const cell = (e: any, mode: string, w: number): string => {
-    const x = e.remote.find((y: any) => y.mode === mode && y.workers === w);
-    return x === undefined ? '—' : `${f0(x.stepsPerS)} (${f2(x.stepsPerS / median(raws(e)))}×)`;
-  };
+  const raws = rawsOf;
+  const cell = scaleCell;
   const rows = r.results.map((e: any) =>
     `| \`${e.env}\` | ${f0(median(raws(e)))} (${f0(raws(e)[0] ?? NaN)}–${f0(raws(e).at(-1) ?? NaN)}) | ${e.envsPerWorker} | ${counts.map((w) => cell(e, 'ray', w)).join(' | ')} | ${counts.map((w) => cell(e, 'local', w)).join(' | ')} |`,
   );
@@ -116,6 +120,32 @@ function rayScaleSection(): string[] {
     '',
     `| env | raw steps/s, median (range) | K | ${counts.map((w) => `Ray ${w}`).join(' | ')} | ${counts.map((w) => `local ${w}`).join(' | ')} |`,
     `|---|---:|---:|${counts.map(() => '---:').join('|')}|${counts.map(() => '---:').join('|')}|`,
+    ...rows,
+    '',
+  ];
+}
+
+/** The 16-core runs (docs/scale-out.md "On 16 cores"): machine a quiet, machine b a loaded second lease. */
+function rayScale16Section(): string[] {
+  const runs = [
+    { file: 'ray-scale-16core-a-local.json', machine: 'a' },
+    { file: 'ray-scale-16core-a-ray.json', machine: 'a' },
+    { file: 'ray-scale-16core-b-k2.json', machine: 'b' },
+  ].map((x) => ({ ...x, r: load(x.file) }));
+  if (runs.some((x) => x.r === undefined)) return [];
+  const counts: number[] = [...new Set<number>(runs.flatMap((x) => x.r.results[0].remote.map((y: any) => y.workers)))].sort((a, b) => a - b);
+  const rows = runs.flatMap(({ file, machine, r }) => {
+    const e = r.results[0];
+    const raws = rawsOf(e);
+    const modes: string[] = [...new Set<string>(e.remote.map((y: any) => y.mode))];
+    return modes.map((mode) => `| ${machine} | \`${e.env}\` | ${mode === 'ray' ? 'Ray' : 'local'} | ${f0(median(raws))} (${f0(raws[0]!)}–${f0(raws.at(-1)!)}) | ${e.envsPerWorker} | ${counts.map((w) => scaleCell(e, mode, w)).join(' | ')} | \`${file}\` |`);
+  });
+  const a = runs[0]!.r;
+  return [
+    `**Sim scale-out on 16 cores** (${day(a.started.date)}, ${a.host.cpus} cores, ${a.host.model}; run from \`bench/portable/\` packs on a lent machine without Node.js): the same bench, N servers × K envs against raw single-env stepping in the same run; machine a was quiet, b a second, loaded lease whose raw stepping moved 2× within the run ([docs/scale-out.md](docs/scale-out.md#on-16-cores)):`,
+    '',
+    `| machine | env | servers | raw steps/s, median (range) | K | ${counts.join(' | ')} | source |`,
+    `|---|---|---|---:|---:|${counts.map(() => '---:').join('|')}|---|`,
     ...rows,
     '',
   ];
@@ -252,7 +282,7 @@ function rosSection(): string[] {
 }
 /* eslint-enable */
 
-const body = [...learnerSection(), ...learningSection(), ...bridgeSection(), ...rayScaleSection(), ...backendsSection(), ...simEnvsSection(), ...rosSection()];
+const body = [...learnerSection(), ...learningSection(), ...bridgeSection(), ...rayScaleSection(), ...rayScale16Section(), ...backendsSection(), ...simEnvsSection(), ...rosSection()];
 const readmePath = join(ROOT, 'README.md');
 const readme = readFileSync(readmePath, 'utf8');
 const a = readme.indexOf(START);
