@@ -105,6 +105,9 @@ test('train() writes a run folder and --resume continues from the last checkpoin
   const status = JSON.parse(await readFile(join(out, 'status.json'), 'utf8')) as { state: string };
   assert.equal(status.state, 'done');
   assert.ok((await readFile(join(out, 'figure.png'))).subarray(1, 4).toString() === 'PNG', 'the run writes its figure');
+  const health = async (): Promise<{ epochs: number; chi: number; findings: unknown[] }> => JSON.parse(await readFile(join(out, 'health.json'), 'utf8')) as { epochs: number; chi: number; findings: unknown[] };
+  assert.deepEqual(await health(), { epochs: 2, chi: 0.05, findings: first.health });
+  assert.deepEqual(first.health, [{ level: 'note', topic: 'run', message: '2 epochs: too few to judge trends (6 or more)' }]);
   // D_env is saved with the newest checkpoint only.
   const replayCount = async (epoch: number): Promise<number | undefined> =>
     readFile(join(out, 'checkpoints', `epoch-00000${epoch}`, 'replay.json'), 'utf8').then((t) => (JSON.parse(t) as { count: number }).count, () => undefined);
@@ -119,6 +122,7 @@ test('train() writes a run folder and --resume continues from the last checkpoin
   assert.ok(after !== undefined && after > savedTuples, `D_env after the resumed epoch holds ${after} tuples, the checkpoint it resumed from ${savedTuples}`);
   const rows = await readMetrics(out);
   assert.deepEqual(rows.map((r) => r.epoch), [0, 1, 2]);
+  assert.equal((await health()).epochs, 3, 'a resumed run is judged over all its epochs, not the ones this process ran');
   assert.equal(rows[2]!.totalEpisodes, rows[1]!.totalEpisodes + rows[2]!.episodes);
   const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(config.algo, 'csc');

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ALGOS, ConfigError, DEFAULT_CONFIG, type LearnerConfig, PRESETS, type Preset, resolveConfig } from '../algos/config.ts';
 import { BACKEND_CHOICES, initBackend } from '../nn/backend.ts';
+import { formatHealth } from '../runs/health.ts';
 import type { ProgressMode } from '../runs/progress.ts';
 import { configEnvArgs, defaultRunDirName, readConfig, RUN_FILES } from '../runs/run-folder.ts';
 import { train } from '../runs/train.ts';
@@ -226,6 +227,7 @@ export async function trainCommand(argv: readonly string[]): Promise<number> {
         (f['record-transitions'] !== undefined ? `; ${result.recordedTransitions} transitions recorded to ${f['record-transitions']}` : '') +
         '\n',
     );
+    if (result.health.length > 0) process.stderr.write(`csc train: what the run's metrics say (also in ${join(result.dir, RUN_FILES.health)}):\n${formatHealth(result.health)}\n`);
     return result.stopped ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);

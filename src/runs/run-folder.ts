@@ -29,6 +29,8 @@ export const RUN_FILES = {
   metricsJsonl: 'metrics.jsonl',
   metricsCsv: 'metrics.csv',
   status: 'status.json',
+  /** What the finished run's metrics say about it (health.ts), written after the last epoch. */
+  health: 'health.json',
   checkpoints: 'checkpoints',
   latest: 'latest',
 } as const;

@@ -17,10 +17,11 @@ import { writeFileAtomic } from '../core/atomic.ts';
 import type { EnvSpec, VecEnv } from '../envs/env.ts';
 import { makeVecEnv, type SimOptions } from '../envs/make.ts';
 import type { BackendInfo } from '../nn/backend.ts';
+import { type HealthFinding, runHealth } from './health.ts';
 import type { EpochMetrics } from './metrics.ts';
 import { writeRunFigure } from './plot.ts';
 import { ProgressReporter, type ProgressMode } from './progress.ts';
-import { RunFolder } from './run-folder.ts';
+import { RUN_FILES, RunFolder } from './run-folder.ts';
 import { RecordingVecEnv } from './recording-env.ts';
 import { readReplayInto, removeReplay, writeReplay } from './replay-file.ts';
 import { SeedDataError, type SeedDataSink, type SeedSummary, createSeedData, fileSha256, seedReplayBuffer } from './seed-data.ts';
@@ -94,6 +95,8 @@ export interface TrainResult {
   readonly checkpoint: string | undefined;
   /** Transitions written to `recordTransitions` (0 without it). */
   readonly recordedTransitions: number;
+  /** What the whole run's metrics say about it (health.ts), also in the run folder's `health.json`. */
+  readonly health: readonly HealthFinding[];
 }
 
 /** The run folder's record of what seeded D_env. */
@@ -248,9 +251,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         progress.log(`figure not written: ${e instanceof Error ? e.message : String(e)}`);
       });
     }
+    // Judged over every epoch the folder holds, so a resumed run is judged whole.
+    const all = last === undefined ? [] : await folder.readMetrics();
+    const health = all.length === 0 ? [] : runHealth(all, config.chi);
+    if (health.length > 0) await writeFileAtomic(folder.path(RUN_FILES.health), `${JSON.stringify({ epochs: all.length, chi: config.chi, findings: health }, null, 2)}\n`);
     const stopped = learner.epoch < config.epochs;
     await folder.writeStatus(stopped ? 'interrupted' : 'done', learner.epoch - 1, stopped ? 'stopped by request; continue with --resume' : undefined);
-    return { dir: folder.dir, epochs: learner.epoch, stopped, last, checkpoint: lastCheckpoint, recordedTransitions: recorder?.recorded ?? 0 };
+    return { dir: folder.dir, epochs: learner.epoch, stopped, last, checkpoint: lastCheckpoint, recordedTransitions: recorder?.recorded ?? 0, health };
   } catch (e) {
     await folder.writeStatus('failed', learner.epoch - 1, e instanceof Error ? e.message : String(e)).catch(() => undefined);
     throw e;

@@ -1,0 +1,137 @@
+/**
+ * What a finished run's metrics say about it, in words a user acts on: did the reward rise, are the
+ * failures at or below χ, did the filter choose the actions rather than π, does the critic's
+ * calibration make its numbers worth anything. `csc train` prints this after the last epoch and
+ * writes it to the run folder as `health.json`.
+ *
+ * The checks read trends over thirds of the run, so they need `MIN_EPOCHS` epochs or more.
+ */
+import type { EpochMetrics } from './metrics.ts';
+import { filterAndCriticShares } from './summary.ts';
+
+/** Fewer epochs than this: no trend is judged. */
+export const MIN_EPOCHS = 6;
+/** Reward "rose" when the last third's mean exceeds the first third's by more than this many standard errors. */
+export const RISE_STANDARD_ERRORS = 2;
+/** Mean fraction of steps after epoch 5 at which the filter fell back, above which it is reported. */
+export const EXHAUSTED_WARN = 0.05;
+/** π's first sample passing the filter at fewer steps than this (last third) means the filter chooses the actions. */
+export const FIRST_ACCEPT_WARN = 0.5;
+/** Calibration shares (of epochs) below which the critic is reported as not conservative / not informative. */
+export const CALIBRATION_WARN = 0.5;
+
+export type HealthTopic = 'run' | 'reward' | 'failures' | 'filter' | 'critic';
+
+/** One finding: `warn` when the user should look, `ok` when the check passed, `note` when it could not be made. */
+export interface HealthFinding {
+  readonly level: 'ok' | 'warn' | 'note';
+  readonly topic: HealthTopic;
+  readonly message: string;
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(x < 0.01 && x > 0 ? 2 : 0)} %`;
+const f = (x: number, d = 3): string => x.toFixed(d);
+
+function meanVar(xs: readonly number[]): { mean: number; variance: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const variance = xs.length < 2 ? 0 : xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
+  return { mean, variance };
+}
+
+/** Failures per episode over `ms`, weighted by their episodes (NaN without an episode). */
+function failuresPerEpisode(ms: readonly EpochMetrics[]): number {
+  const episodes = ms.reduce((a, m) => a + m.episodes, 0);
+  return episodes === 0 ? NaN : ms.reduce((a, m) => a + (m.episodes > 0 ? m.avgFailures * m.episodes : 0), 0) / episodes;
+}
+
+/**
+ * The findings for one run. `chi` is the run's χ. Learners without a filter or critic (TRPO) log
+ * NaN for those metrics, and their checks are left out.
+ */
+export function runHealth(metrics: readonly EpochMetrics[], chi: number): HealthFinding[] {
+  const n = metrics.length;
+  if (n < MIN_EPOCHS) return [{ level: 'note', topic: 'run', message: `${n} epoch${n === 1 ? '' : 's'}: too few to judge trends (${MIN_EPOCHS} or more)` }];
+  const third = Math.floor(n / 3);
+  const first = metrics.slice(0, third);
+  const last = metrics.slice(n - third);
+  const out: HealthFinding[] = [];
+
+  // Reward: the last third against the first, per-epoch means with a standard error.
+  const rewards = (ms: readonly EpochMetrics[]): number[] => ms.filter((m) => m.episodes > 0 && Number.isFinite(m.avgReward)).map((m) => m.avgReward);
+  const rf = rewards(first);
+  const rl = rewards(last);
+  const lambdaEnd = metrics[n - 1]!.lambda;
+  const lateFailures = failuresPerEpisode(last);
+  if (rf.length < 2 || rl.length < 2) {
+    out.push({ level: 'note', topic: 'reward', message: 'too few finished episodes in the first or last third of the run to judge the reward' });
+  } else {
+    const a = meanVar(rf);
+    const b = meanVar(rl);
+    const diff = b.mean - a.mean;
+    const se = Math.sqrt(a.variance / rf.length + b.variance / rl.length);
+    const trend = `${f(a.mean, 2)} in the first third of the epochs → ${f(b.mean, 2)} in the last`;
+    if (diff > RISE_STANDARD_ERRORS * se && diff > 0) {
+      out.push({ level: 'ok', topic: 'reward', message: `reward rose: ${trend}` });
+    } else {
+      const how = diff < -RISE_STANDARD_ERRORS * se ? `reward fell: ${trend}` : `reward did not rise: ${trend}, a change within ${RISE_STANDARD_ERRORS} standard errors (${f(se, 2)})`;
+      const safeByNotActing =
+        lambdaEnd > 0 && Number.isFinite(lateFailures) && lateFailures <= chi
+          ? `; with λ at ${f(lambdaEnd)} and failures at or below χ, the learner may be staying safe by not doing the task (as CSC on the Panda push, docs/results.md); \`--preset filter-only\` holds λ at 0`
+          : '';
+      out.push({ level: 'warn', topic: 'reward', message: `${how}${safeByNotActing}` });
+    }
+  }
+
+  // Failures in the last third against χ.
+  if (Number.isFinite(lateFailures)) {
+    const withEpisodes = last.filter((m) => m.episodes > 0);
+    const atOrBelow = withEpisodes.filter((m) => m.avgFailures <= chi).length;
+    const counted = `at or below χ in ${atOrBelow} of those ${withEpisodes.length} epochs`;
+    out.push(
+      lateFailures <= chi
+        ? { level: 'ok', topic: 'failures', message: `failures per episode in the last third: ${f(lateFailures)}, at or below χ = ${chi} (${counted})` }
+        : { level: 'warn', topic: 'failures', message: `failures per episode in the last third: ${f(lateFailures)}, above χ = ${chi} (${counted})` },
+    );
+  } else {
+    out.push({ level: 'note', topic: 'failures', message: 'no finished episode in the last third of the run' });
+  }
+
+  // Filter: fallbacks after epoch 5, and how often π's own sample passed late in the run.
+  const shares = filterAndCriticShares(metrics, chi);
+  const firstAccept = last.map((m) => m.filterFirstAcceptRate ?? NaN).filter(Number.isFinite);
+  if (Number.isFinite(shares.exhaustedAfter5) || firstAccept.length > 0) {
+    const fa = firstAccept.length === 0 ? NaN : firstAccept.reduce((a, b) => a + b, 0) / firstAccept.length;
+    const warnings: string[] = [];
+    if (shares.exhaustedAfter5 > EXHAUSTED_WARN) {
+      warnings.push(`no candidate had Q_C ≤ ε at ${pct(shares.exhaustedAfter5)} of steps after epoch 5, and the least risky one was executed: the critic rates most actions unsafe`);
+    }
+    if (fa < FIRST_ACCEPT_WARN) warnings.push(`π's own first sample passed at only ${pct(fa)} of steps in the last third: the filter, not π, chose the actions`);
+    out.push(
+      warnings.length > 0
+        ? { level: 'warn', topic: 'filter', message: `filter: ${warnings.join('; ')}` }
+        : { level: 'ok', topic: 'filter', message: `filter: π's first sample passed at ${pct(fa)} of steps in the last third; fallback at ${pct(shares.exhaustedAfter5)} of steps after epoch 5` },
+    );
+  }
+
+  // Critic: conservative (predicted ≥ observed) and informative (predicted ≤ 3·observed + 0.02).
+  if (Number.isFinite(shares.calibrationConservative)) {
+    const warnings: string[] = [];
+    if (shares.calibrationConservative < CALIBRATION_WARN) {
+      warnings.push(`it predicted fewer failures than followed in ${pct(1 - shares.calibrationConservative)} of epochs: not conservative, so the filter may pass unsafe actions`);
+    }
+    if (shares.calibrationInformative < CALIBRATION_WARN) {
+      warnings.push(`it predicted more than 3× the failures that followed (+ 0.02) in ${pct(1 - shares.calibrationInformative)} of epochs: too pessimistic for its numbers to separate actions`);
+    }
+    out.push(
+      warnings.length > 0
+        ? { level: 'warn', topic: 'critic', message: `critic: ${warnings.join('; ')}` }
+        : { level: 'ok', topic: 'critic', message: `critic: conservative (predicted ≥ observed) in ${pct(shares.calibrationConservative)} of epochs, within 3× observed + 0.02 in ${pct(shares.calibrationInformative)}` },
+    );
+  }
+  return out;
+}
+
+/** The findings as lines for a terminal or a log. */
+export function formatHealth(findings: readonly HealthFinding[]): string {
+  return findings.map((x) => `  ${x.level.padEnd(4)}  ${x.message}`).join('\n');
+}
