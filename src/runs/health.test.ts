@@ -2,33 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatHealth, runHealth, type HealthFinding } from './health.ts';
 import type { EpochMetrics } from './metrics.ts';
+import { epochRow } from '../../test/fixtures/epoch-metrics.ts';
 
 /** One epoch of 10 episodes; the filter and critic fields are NaN unless given (a learner without them). */
 function m(epoch: number, avgReward: number, avgFailures: number, extra: Partial<EpochMetrics> = {}): EpochMetrics {
-  return {
-    epoch,
-    episodes: 10,
-    totalEpisodes: 10 * (epoch + 1),
-    envSteps: 100,
-    totalEnvSteps: 100 * (epoch + 1),
-    avgReward,
-    avgFailures,
-    cumulativeFailures: 0,
-    lambda: 0,
-    epsilon: NaN,
-    filterAcceptRate: NaN,
-    filterExhaustions: 0,
-    kl: 0,
-    lineSearchTries: 1,
-    lineSearchAccepted: true,
-    criticLoss: NaN,
-    criticPredictedFailure: NaN,
-    observedFailureRate: 0,
-    droppedEpisodes: 0,
-    wallS: 1,
-    stepsPerS: 100,
-    ...extra,
-  };
+  return epochRow(epoch, { avgReward, avgFailures, ...extra });
 }
 
 const byTopic = (fs: readonly HealthFinding[], topic: string): HealthFinding => {

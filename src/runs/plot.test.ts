@@ -4,35 +4,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EpochMetrics } from './metrics.ts';
+import { epochRow } from '../../test/fixtures/epoch-metrics.ts';
 import { PANELS, PlotError, alignRuns, interpolate, multiRunSpec, renderSvg, singleRunSpec, writeFigure, type PlotRun } from './plot.ts';
 import { readMetrics } from './run-folder.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'runs');
 
 function m(epoch: number, totalEpisodes: number, avgReward: number): EpochMetrics {
-  return {
-    epoch,
-    episodes: 1,
-    totalEpisodes,
-    envSteps: 1,
-    totalEnvSteps: epoch + 1,
-    avgReward,
-    avgFailures: 0,
-    cumulativeFailures: 0,
-    lambda: 0,
-    epsilon: NaN,
-    filterAcceptRate: NaN,
-    filterExhaustions: 0,
-    kl: 0,
-    lineSearchTries: 1,
-    lineSearchAccepted: true,
-    criticLoss: NaN,
-    criticPredictedFailure: NaN,
-    observedFailureRate: 0,
-    droppedEpisodes: 0,
-    wallS: 1,
-    stepsPerS: 1,
-  };
+  return epochRow(epoch, { episodes: 1, totalEpisodes, envSteps: 1, totalEnvSteps: epoch + 1, avgReward, stepsPerS: 1 });
 }
 
 /** PNG signature, then IHDR width and height (big-endian u32 at bytes 16 and 20). */

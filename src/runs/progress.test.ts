@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import type { EpochMetrics } from './metrics.ts';
+import { epochRow } from '../../test/fixtures/epoch-metrics.ts';
 import { ProgressReporter, formatDurationS, formatEpochLine } from './progress.ts';
 
 function row(epoch: number, wallS: number): EpochMetrics {
-  return {
-    epoch,
+  return epochRow(epoch, {
     episodes: 4,
     totalEpisodes: 4 * (epoch + 1),
     envSteps: 2000,
@@ -15,19 +15,13 @@ function row(epoch: number, wallS: number): EpochMetrics {
     avgFailures: 0.25,
     cumulativeFailures: 5,
     lambda: 0.031,
-    epsilon: NaN,
-    filterAcceptRate: NaN,
-    filterExhaustions: 0,
     kl: 0.009,
-    lineSearchTries: 1,
-    lineSearchAccepted: true,
     criticLoss: 0.1,
     criticPredictedFailure: 0.1,
     observedFailureRate: 0.01,
-    droppedEpisodes: 0,
     wallS,
     stepsPerS: 10432.4,
-  };
+  });
 }
 
 function capture(isTTY: boolean): { stream: PassThrough & { isTTY?: boolean; columns?: number }; text: () => string } {

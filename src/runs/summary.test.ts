@@ -2,32 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { EpochMetrics } from './metrics.ts';
+import { epochRow } from '../../test/fixtures/epoch-metrics.ts';
 import { episodesUntilBelowChi, groupName, meanStd, readRunInfo, summarizeRun, type RunInfo } from './summary.ts';
 
 function m(epoch: number, failures: number, avgReward = epoch): EpochMetrics {
-  return {
-    epoch,
-    episodes: 10,
-    totalEpisodes: 10 * (epoch + 1),
-    envSteps: 100,
-    totalEnvSteps: 100 * (epoch + 1),
-    avgReward,
-    avgFailures: failures / 10,
-    cumulativeFailures: 0,
-    lambda: 0,
-    epsilon: NaN,
-    filterAcceptRate: NaN,
-    filterExhaustions: 0,
-    kl: 0,
-    lineSearchTries: 1,
-    lineSearchAccepted: true,
-    criticLoss: NaN,
-    criticPredictedFailure: NaN,
-    observedFailureRate: 0,
-    droppedEpisodes: 0,
-    wallS: 2,
-    stepsPerS: 50,
-  };
+  return epochRow(epoch, { avgReward, avgFailures: failures / 10, wallS: 2, stepsPerS: 50 });
 }
 
 const INFO: RunInfo = { dir: 'runs/x', env: 'point-nav', algo: 'csc', seed: 0, chi: 0.05, label: 'x' };
