@@ -173,6 +173,7 @@ function learningSection(): string[] {
   // issue 12's kernel and critic-pass changes (docs/results.md compares it with `-60ep`).
   const names = [
     'learning-point-nav-60ep-kernels.json',
+    'learning-point-nav-200ep.json',
     'learning-point-nav-60ep.json',
     'learning-point-nav-60ep-paper.json',
     'learning-car-nav-200k.json',
