@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { access, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readMetrics, readStatus } from '../runs/run-folder.ts';
 import { compareCommand, parseCompareArgs, runCompare, type CompareEvent, type CompareOptions } from './compare.ts';
 import type { CommandIo } from './plot.ts';
@@ -96,6 +96,14 @@ test('compare runs the grid, then on re-runs resumes only the interrupted runs a
   assert.match(md, /\| Base \(TRPO\) \| 2 \| 3\.0 ± 0\.0 \| .* \| never \(0\/2\) \|/);
   const json: unknown = JSON.parse(await readFile(r2.summaryFiles.json, 'utf8'));
   assert.ok(typeof json === 'object' && json !== null && 'groups' in json && Array.isArray(json.groups) && json.groups.length === 2);
+  // Health (two epochs a third): every reward rises linearly; TRPO fails once in the last third's
+  // 8 episodes (0.125 > χ), CSC not at all. Only TRPO's two runs are flagged, in summary.md too.
+  assert.deepEqual(
+    r2.health.map((h) => `${basename(h.dir)} ${h.findings.map((f) => `${f.topic}:${f.level}`).join(' ')}`).sort(),
+    ['csc-chi0.05-s0 reward:ok failures:ok', 'csc-chi0.05-s1 reward:ok failures:ok', 'trpo-chi0.05-s0 reward:ok failures:warn', 'trpo-chi0.05-s1 reward:ok failures:warn'],
+  );
+  assert.match(md, /What the runs' metrics flag[^\n]*\n\n- \S*trpo-chi0\.05-s0: failures per episode in the last third: 0\.125, above χ = 0\.05 \(at or below χ in 1 of those 2 epochs\)\n- \S*trpo-chi0\.05-s1: failures/);
+  assert.ok('health' in json && Array.isArray(json.health) && json.health.length === 4);
   assert.ok((await stat(join(outDir, 'figure.png'))).size > 10_000);
 
   // 3rd: nothing left to do.

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { RUN_FILES, RunFileFormatError, RunFolderError, readMetrics, readStatus, type RunState } from '../runs/run-folder.ts';
 import { PlotError, type FigureFiles } from '../runs/plot.ts';
+import { healthWarnings, runHealth, type RunHealth } from '../runs/health.ts';
 import { CHI_WINDOW_EPOCHS, readRunInfo, summarizeGroups, summarizeRun, summaryMarkdown, groupName, type GroupSummary, type RunSummary } from '../runs/summary.ts';
 import { UsageError } from './args.ts';
 import { PROCESS_IO, plotRuns, reportCliError, type CommandIo, type PlotRunsOptions } from './plot.ts';
@@ -106,6 +107,8 @@ export interface CompareResult {
   /** Figures that could not be drawn (the summary is written regardless): what and why. */
   readonly figureErrors: readonly string[];
   readonly summaryFiles: { readonly json: string; readonly md: string };
+  /** Each summarised run's health findings (health.ts), judged from its metrics as they stand. */
+  readonly health: readonly RunHealth[];
 }
 
 /** `node bin/csc.mjs train` of this checkout, independent of the working directory. */
@@ -226,6 +229,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   await Promise.all(Array.from({ length: Math.min(parallel, todo.length) }, worker));
 
   const runs: RunSummary[] = [];
+  const health: RunHealth[] = [];
   const unfinished: CompareJob[] = [];
   const finishedDirs: CompareJob[] = [];
   for (const job of jobs) {
@@ -236,13 +240,14 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     if (metrics.length === 0) continue;
     const info = await readRunInfo(job.dir);
     runs.push(summarizeRun(info, compareGroupName(opts, job), metrics));
+    health.push({ dir: job.dir, findings: runHealth(metrics, info.chi) });
     finishedDirs.push(job);
   }
   const groups = summarizeGroups(runs);
-  const summaryFiles = await writeSummary(opts, runs, groups, outcomes, skipped, unfinished);
+  const summaryFiles = await writeSummary(opts, runs, groups, outcomes, skipped, unfinished, health);
   const figureErrors: string[] = [];
   const figures = opts.plot === false ? [] : await compareFigures(opts, finishedDirs, figureErrors);
-  return { jobs, skipped, outcomes, unfinished, runs, groups, figures, figureErrors, summaryFiles };
+  return { jobs, skipped, outcomes, unfinished, runs, groups, figures, figureErrors, summaryFiles, health };
 }
 
 function compareGroupName(opts: Pick<CompareOptions, 'algos' | 'chis'>, job: CompareJob): string {
@@ -295,8 +300,10 @@ async function writeSummary(
   outcomes: readonly JobOutcome[],
   skipped: readonly CompareJob[],
   unfinished: readonly CompareJob[],
+  health: readonly RunHealth[],
 ): Promise<{ json: string; md: string }> {
   const chiNote = opts.chis.length === 1 ? `χ = ${opts.chis[0]}` : 'χ';
+  const warnings = healthWarnings(health);
   const md = [
     `# ${opts.env}: ${opts.algos.join(', ')} · χ ∈ {${opts.chis.join(', ')}} · seeds ${opts.seeds.join(', ')}`,
     '',
@@ -305,6 +312,7 @@ async function writeSummary(
     'Wall-clock: sum of epoch times (start-up excluded).',
     '',
     summaryMarkdown(groups, chiNote),
+    ...(warnings.length === 0 ? [] : ['What the runs\' metrics flag (each run\'s health.json; `src/runs/health.ts`):', '', ...warnings.map((w) => `- ${w}`), '']),
     ...(unfinished.length === 0 ? [] : [`Unfinished: ${unfinished.map((j) => j.dir).join(', ')}`, '']),
   ].join('\n');
   const files = { json: join(opts.outDir, 'summary.json'), md: join(opts.outDir, 'summary.md') };
@@ -318,6 +326,7 @@ async function writeSummary(
     launched: outcomes,
     skipped: skipped.map((j) => j.dir),
     unfinished: unfinished.map((j) => j.dir),
+    health,
     writtenAt: new Date().toISOString(),
   };
   // NaN and undefined (a seed that never got below χ) become null in JSON.
@@ -473,6 +482,8 @@ export async function compareCommand(
       },
     });
     io.stdout.write(`\n${summaryMarkdown(result.groups, parsed.chis.length === 1 ? `χ = ${parsed.chis[0]}` : 'χ')}\n`);
+    const warnings = healthWarnings(result.health);
+    if (warnings.length > 0) io.stdout.write(`What the runs' metrics flag:\n${warnings.map((w) => `  ${w}`).join('\n')}\n\n`);
     for (const f of result.figures) io.stdout.write(`wrote ${f.svg}\nwrote ${f.png}\n`);
     for (const e of result.figureErrors) io.stderr.write(`csc compare: no figure ${e}\n`);
     io.stdout.write(`wrote ${result.summaryFiles.md}\nwrote ${result.summaryFiles.json}\n`);

@@ -135,3 +135,14 @@ export function runHealth(metrics: readonly EpochMetrics[], chi: number): Health
 export function formatHealth(findings: readonly HealthFinding[]): string {
   return findings.map((x) => `  ${x.level.padEnd(4)}  ${x.message}`).join('\n');
 }
+
+/** One run's findings, named by its folder. */
+export interface RunHealth {
+  readonly dir: string;
+  readonly findings: readonly HealthFinding[];
+}
+
+/** The warnings of several runs (a comparison's), one line each, or nothing when none warns. */
+export function healthWarnings(runs: readonly RunHealth[]): string[] {
+  return runs.flatMap((r) => r.findings.filter((x) => x.level === 'warn').map((x) => `${r.dir}: ${x.message}`));
+}
