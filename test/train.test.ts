@@ -105,9 +105,9 @@ test('train() writes a run folder and --resume continues from the last checkpoin
   const status = JSON.parse(await readFile(join(out, 'status.json'), 'utf8')) as { state: string };
   assert.equal(status.state, 'done');
   assert.ok((await readFile(join(out, 'figure.png'))).subarray(1, 4).toString() === 'PNG', 'the run writes its figure');
-  const health = async (): Promise<{ epochs: number; chi: number; findings: unknown[] }> => JSON.parse(await readFile(join(out, 'health.json'), 'utf8')) as { epochs: number; chi: number; findings: unknown[] };
-  assert.deepEqual(await health(), { epochs: 2, chi: 0.05, findings: first.health });
-  assert.deepEqual(first.health, [{ level: 'note', topic: 'run', message: '2 epochs: too few to judge trends (6 or more)' }]);
+  const health = async (): Promise<{ epochs: number; of: number; stopped: boolean; findings: unknown[] }> => JSON.parse(await readFile(join(out, 'health.json'), 'utf8')) as { epochs: number; of: number; stopped: boolean; findings: unknown[] };
+  assert.deepEqual(await health(), { epochs: 2, of: 2, stopped: false, chi: 0.05, algo: 'csc', findings: first.health });
+  assert.deepEqual(first.health, [{ level: 'note', topic: 'run', message: '2 epochs: too few to judge trends (9 or more)' }]);
   // D_env is saved with the newest checkpoint only.
   const replayCount = async (epoch: number): Promise<number | undefined> =>
     readFile(join(out, 'checkpoints', `epoch-00000${epoch}`, 'replay.json'), 'utf8').then((t) => (JSON.parse(t) as { count: number }).count, () => undefined);
@@ -150,6 +150,8 @@ test('train() writes a run folder and --resume continues from the last checkpoin
   assert.ok(stopped.checkpoint !== undefined);
   const s2 = JSON.parse(await readFile(join(out2, 'status.json'), 'utf8')) as { state: string };
   assert.equal(s2.state, 'interrupted');
+  const h2 = JSON.parse(await readFile(join(out2, 'health.json'), 'utf8')) as { epochs: number; of: number; stopped: boolean };
+  assert.deepEqual([h2.epochs, h2.of, h2.stopped], [1, 5, true], 'a stopped run says so in its health report');
 });
 
 test('--init-policy into an observation with inputs added after the saved ones: zero weights for them, the same actions; other layouts refused', async () => {

@@ -9,6 +9,8 @@ function m(epoch: number, avgReward: number, avgFailures: number, extra: Partial
   return epochRow(epoch, { avgReward, avgFailures, ...extra });
 }
 
+const CSC = { chi: 0.05, algo: 'csc' } as const;
+
 const byTopic = (fs: readonly HealthFinding[], topic: string): HealthFinding => {
   const x = fs.find((f) => f.topic === topic);
   assert.ok(x !== undefined, `no ${topic} finding in ${JSON.stringify(fs)}`);
@@ -19,9 +21,9 @@ const byTopic = (fs: readonly HealthFinding[], topic: string): HealthFinding => 
 const wobble = (e: number): number => (e % 2 === 0 ? 0.5 : -0.5);
 
 test('a rising reward with failures at χ or below and a calibrated, accepting filter is all ok', () => {
-  const filter = (e: number): Partial<EpochMetrics> => ({ filterExhaustedFraction: 0.001, filterFirstAcceptRate: 0.97, criticPredictedFailure: 0.02, observedFailureRate: 0.015, epsilon: 0.01 + 0 * e });
-  const run = Array.from({ length: 12 }, (_, e) => m(e, 2 * e + wobble(e), e < 4 ? 0.2 : 0.0, filter(e)));
-  const fs = runHealth(run, 0.05);
+  const filter: Partial<EpochMetrics> = ({ filterExhaustedFraction: 0.001, filterFirstAcceptRate: 0.97, criticPredictedFailure: 0.02, observedFailureRate: 0.015, epsilon: 0.01 });
+  const run = Array.from({ length: 12 }, (_, e) => m(e, 2 * e + wobble(e), e < 4 ? 0.2 : 0.0, filter));
+  const fs = runHealth(run, CSC);
   assert.deepEqual(
     fs.map((f) => [f.topic, f.level]),
     [
@@ -33,30 +35,30 @@ test('a rising reward with failures at χ or below and a calibrated, accepting f
   );
   // Thirds of 12 epochs: epochs 0-3 (mean reward 3.0) and 8-11 (mean 19.0).
   assert.match(byTopic(fs, 'reward').message, /3\.00 in the first third of the epochs → 19\.00 in the last/);
-  assert.match(byTopic(fs, 'failures').message, /0\.000, at or below χ = 0\.05 \(at or below χ in 4 of those 4 epochs/);
+  assert.match(byTopic(fs, 'failures').message, /0\.000, at or below χ = 0\.05 \(at or below χ in 4 of the last third's 4 epochs with episodes/);
 });
 
 test('a flat reward under an active λ with failures at χ or below says the learner may be safe by not acting', () => {
   const run = Array.from({ length: 9 }, (_, e) => m(e, wobble(e), 0, { lambda: 0.3 }));
-  const r = byTopic(runHealth(run, 0.05), 'reward');
+  const r = byTopic(runHealth(run, CSC), 'reward');
   assert.equal(r.level, 'warn');
   assert.match(r.message, /^reward did not rise/);
   assert.match(r.message, /λ at 0\.300 .* not doing the task/);
   // Without λ the same flat reward is reported, without the hint.
-  const plain = byTopic(runHealth(run.map((x) => ({ ...x, lambda: 0 })), 0.05), 'reward');
+  const plain = byTopic(runHealth(run.map((x) => ({ ...x, lambda: 0 })), CSC), 'reward');
   assert.equal(plain.level, 'warn');
   assert.doesNotMatch(plain.message, /not doing the task/);
 });
 
 test('a falling reward is reported as falling', () => {
   const run = Array.from({ length: 9 }, (_, e) => m(e, 20 - 2 * e + wobble(e), 0));
-  assert.match(byTopic(runHealth(run, 0.05), 'reward').message, /^reward fell/);
+  assert.match(byTopic(runHealth(run, CSC), 'reward').message, /^reward fell/);
 });
 
 test('a rise within two standard errors is not called a rise', () => {
   // First third 0, 10, 0 (mean 3.33, sd 5.8); last third 10, 0, 10 (mean 6.67): difference 3.33 < 2 × 4.7.
   const rewards = [0, 10, 0, 5, 5, 5, 10, 0, 10];
-  const r = byTopic(runHealth(rewards.map((x, e) => m(e, x, 0)), 0.05), 'reward');
+  const r = byTopic(runHealth(rewards.map((x, e) => m(e, x, 0)), CSC), 'reward');
   assert.equal(r.level, 'warn');
   assert.match(r.message, /within 2 standard errors \(4\.71\)/);
 });
@@ -64,42 +66,69 @@ test('a rise within two standard errors is not called a rise', () => {
 test('failures above χ in the last third are a warning, weighted by episodes', () => {
   // Last third: epochs 6-8 with 10, 10 and 20 episodes failing 0.0, 0.0, 0.2 → 4 / 40 = 0.1.
   const run = Array.from({ length: 9 }, (_, e) => m(e, e + wobble(e), e === 8 ? 0.2 : 0, e === 8 ? { episodes: 20 } : {}));
-  const f = byTopic(runHealth(run, 0.05), 'failures');
+  const f = byTopic(runHealth(run, CSC), 'failures');
   assert.equal(f.level, 'warn');
-  assert.match(f.message, /0\.100, above χ = 0\.05 \(at or below χ in 2 of those 3 epochs\)/);
-  assert.equal(byTopic(runHealth(run, 0.1), 'failures').level, 'ok');
+  assert.match(f.message, /0\.100, above χ = 0\.05 \(at or below χ in 2 of the last third's 3 epochs with episodes\)/);
+  assert.equal(byTopic(runHealth(run, { chi: 0.1, algo: 'csc' }), 'failures').level, 'ok');
 });
 
 test('a filter that falls back or overrides π, and a critic that under- or over-predicts, are warnings', () => {
   const exhausted = Array.from({ length: 9 }, (_, e) => m(e, e, 0, { filterExhaustedFraction: 0.2, filterFirstAcceptRate: 0.9 }));
-  assert.match(byTopic(runHealth(exhausted, 0.05), 'filter').message, /no candidate had Q_C ≤ ε at 20 % of steps after epoch 5/);
+  assert.match(byTopic(runHealth(exhausted, CSC), 'filter').message, /no candidate had Q_C ≤ ε at 20 % of steps after epoch 5/);
   const overridden = Array.from({ length: 9 }, (_, e) => m(e, e, 0, { filterExhaustedFraction: 0, filterFirstAcceptRate: 0.3 }));
-  const o = byTopic(runHealth(overridden, 0.05), 'filter');
+  const o = byTopic(runHealth(overridden, CSC), 'filter');
   assert.equal(o.level, 'warn');
   assert.match(o.message, /only 30 % of steps in the last third: the filter, not π, chose the actions/);
   const optimistic = Array.from({ length: 9 }, (_, e) => m(e, e, 0, { criticPredictedFailure: 0.01, observedFailureRate: e < 6 ? 0.05 : 0 }));
-  const c = byTopic(runHealth(optimistic, 0.05), 'critic');
+  const c = byTopic(runHealth(optimistic, CSC), 'critic');
   assert.equal(c.level, 'warn');
   // Epochs 0-5 predicted 0.01 < observed 0.05: 6 of 9 not conservative.
   assert.match(c.message, /fewer failures than followed in 67 % of epochs/);
   const pessimistic = Array.from({ length: 9 }, (_, e) => m(e, e, 0, { criticPredictedFailure: 0.5, observedFailureRate: 0.01 }));
-  assert.match(byTopic(runHealth(pessimistic, 0.05), 'critic').message, /more than 3× the failures that followed \(\+ 0\.02\) in 100 % of epochs/);
+  assert.match(byTopic(runHealth(pessimistic, CSC), 'critic').message, /more than 3× the failures that followed \(\+ 0\.02\) in 100 % of epochs/);
 });
 
 test('a learner without a filter or critic gets no filter or critic finding', () => {
   const run = Array.from({ length: 9 }, (_, e) => m(e, e + wobble(e), 0));
   assert.deepEqual(
-    runHealth(run, 0.05).map((f) => f.topic),
+    runHealth(run, CSC).map((f) => f.topic),
     ['reward', 'failures'],
   );
 });
 
 test('too few epochs, or thirds without finished episodes, give notes rather than verdicts', () => {
-  assert.deepEqual(runHealth([m(0, 1, 0), m(1, 2, 0)], 0.05), [{ level: 'note', topic: 'run', message: '2 epochs: too few to judge trends (6 or more)' }]);
-  const noEpisodes = Array.from({ length: 6 }, (_, e) => m(e, NaN, NaN, { episodes: 0 }));
-  const fs = runHealth(noEpisodes, 0.05);
+  assert.deepEqual(runHealth([m(0, 1, 0), m(1, 2, 0)], CSC), [{ level: 'note', topic: 'run', message: '2 epochs: too few to judge trends (9 or more)' }]);
+  const noEpisodes = Array.from({ length: 9 }, (_, e) => m(e, NaN, NaN, { episodes: 0 }));
+  const fs = runHealth(noEpisodes, CSC);
   assert.equal(byTopic(fs, 'reward').level, 'note');
   assert.equal(byTopic(fs, 'failures').level, 'note');
+});
+
+test('with 10 epochs the thirds are epochs 0-2 and 7-9; shares below 10 % get one decimal', () => {
+  const run = Array.from({ length: 10 }, (_, e) => m(e, e < 3 ? wobble(e) : e > 6 ? 10 + wobble(e) : 50, 0, { filterExhaustedFraction: 0.0032, filterFirstAcceptRate: 0.995 }));
+  const fs = runHealth(run, CSC);
+  // First third: 0.5, -0.5, 0.5 (mean 0.17); last: 9.5, 10.5, 9.5 (mean 9.83); epochs 3-6 count for neither.
+  assert.match(byTopic(fs, 'reward').message, /^reward rose: 0\.17 in the first third of the epochs → 9\.83 in the last$/);
+  assert.equal(byTopic(fs, 'filter').message, "filter: π's first sample passed at 100 % of steps in the last third; fallback at 0.3 % of steps after epoch 5");
+});
+
+test('a filter metric the run did not log is left out of the ok line, not printed as NaN', () => {
+  const run = Array.from({ length: 9 }, (_, e) => m(e, e + wobble(e), 0, { filterFirstAcceptRate: 0.96 }));
+  assert.equal(byTopic(runHealth(run, CSC), 'filter').message, "filter: π's first sample passed at 96 % of steps in the last third");
+});
+
+test('the not-acting hint needs failures at or below χ and a CSC learner', () => {
+  // λ active but failures above χ: the flat reward is reported without the hint.
+  const failing = Array.from({ length: 9 }, (_, e) => m(e, wobble(e), 0.2, { lambda: 0.5 }));
+  assert.doesNotMatch(byTopic(runHealth(failing, CSC), 'reward').message, /not doing the task/);
+  // CPO logs ν* as λ and V_C as the prediction: no filter-only advice, and V_C named as what it is.
+  const cpo = Array.from({ length: 9 }, (_, e) => m(e, wobble(e), 0, { lambda: 0.5, criticPredictedFailure: 0.001, observedFailureRate: 0.05 }));
+  const fs = runHealth(cpo, { chi: 0.05, algo: 'cpo' });
+  assert.doesNotMatch(byTopic(fs, 'reward').message, /filter-only/);
+  assert.equal(byTopic(fs, 'critic').message, 'cost value V_C: it predicted fewer failures than followed in 100 % of epochs: not conservative, so the learner sees less risk than there is');
+  // A falling reward under CSC's active λ with no failures carries the hint.
+  const falling = Array.from({ length: 9 }, (_, e) => m(e, 20 - 2 * e + wobble(e), 0, { lambda: 0.5 }));
+  assert.match(byTopic(runHealth(falling, CSC), 'reward').message, /^reward fell: .*not doing the task/);
 });
 
 test('formatHealth writes one aligned line per finding', () => {

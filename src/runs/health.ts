@@ -9,8 +9,8 @@
 import type { EpochMetrics } from './metrics.ts';
 import { filterAndCriticShares } from './summary.ts';
 
-/** Fewer epochs than this: no trend is judged. */
-export const MIN_EPOCHS = 6;
+/** Fewer epochs than this (3 in each third): no trend is judged. */
+export const MIN_EPOCHS = 9;
 /** Reward "rose" when the last third's mean exceeds the first third's by more than this many standard errors. */
 export const RISE_STANDARD_ERRORS = 2;
 /** Mean fraction of steps after epoch 5 at which the filter fell back, above which it is reported. */
@@ -29,7 +29,8 @@ export interface HealthFinding {
   readonly message: string;
 }
 
-const pct = (x: number): string => `${(100 * x).toFixed(x < 0.01 && x > 0 ? 2 : 0)} %`;
+/** A share as a percentage: one decimal below 10 %, none above. */
+const pct = (x: number): string => `${(100 * x).toFixed(x < 0.1 ? 1 : 0)} %`;
 const f = (x: number, d = 3): string => x.toFixed(d);
 
 function meanVar(xs: readonly number[]): { mean: number; variance: number } {
@@ -44,11 +45,20 @@ function failuresPerEpisode(ms: readonly EpochMetrics[]): number {
   return episodes === 0 ? NaN : ms.reduce((a, m) => a + (m.episodes > 0 ? m.avgFailures * m.episodes : 0), 0) / episodes;
 }
 
+/** What the checks need to know of the run besides its metrics. */
+export interface HealthContext {
+  /** The run's χ. */
+  readonly chi: number;
+  /** The learner (`config.algo`): its words for λ and the critic differ (CPO logs ν* as λ and V_C as the critic's prediction). */
+  readonly algo: string;
+}
+
 /**
- * The findings for one run. `chi` is the run's χ. Learners without a filter or critic (TRPO) log
- * NaN for those metrics, and their checks are left out.
+ * The findings for one run. Learners without a filter or critic (TRPO) log NaN for those metrics,
+ * and their checks are left out.
  */
-export function runHealth(metrics: readonly EpochMetrics[], chi: number): HealthFinding[] {
+export function runHealth(metrics: readonly EpochMetrics[], { chi, algo }: HealthContext): HealthFinding[] {
+  const csc = algo === 'csc';
   const n = metrics.length;
   if (n < MIN_EPOCHS) return [{ level: 'note', topic: 'run', message: `${n} epoch${n === 1 ? '' : 's'}: too few to judge trends (${MIN_EPOCHS} or more)` }];
   const third = Math.floor(n / 3);
@@ -70,12 +80,12 @@ export function runHealth(metrics: readonly EpochMetrics[], chi: number): Health
     const diff = b.mean - a.mean;
     const se = Math.sqrt(a.variance / rf.length + b.variance / rl.length);
     const trend = `${f(a.mean, 2)} in the first third of the epochs → ${f(b.mean, 2)} in the last`;
-    if (diff > RISE_STANDARD_ERRORS * se && diff > 0) {
+    if (diff > RISE_STANDARD_ERRORS * se) {
       out.push({ level: 'ok', topic: 'reward', message: `reward rose: ${trend}` });
     } else {
       const how = diff < -RISE_STANDARD_ERRORS * se ? `reward fell: ${trend}` : `reward did not rise: ${trend}, a change within ${RISE_STANDARD_ERRORS} standard errors (${f(se, 2)})`;
       const safeByNotActing =
-        lambdaEnd > 0 && Number.isFinite(lateFailures) && lateFailures <= chi
+        csc && lambdaEnd > 0 && Number.isFinite(lateFailures) && lateFailures <= chi
           ? `; with λ at ${f(lambdaEnd)} and failures at or below χ, the learner may be staying safe by not doing the task (as CSC on the Panda push, docs/results.md); \`--preset filter-only\` holds λ at 0`
           : '';
       out.push({ level: 'warn', topic: 'reward', message: `${how}${safeByNotActing}` });
@@ -86,7 +96,7 @@ export function runHealth(metrics: readonly EpochMetrics[], chi: number): Health
   if (Number.isFinite(lateFailures)) {
     const withEpisodes = last.filter((m) => m.episodes > 0);
     const atOrBelow = withEpisodes.filter((m) => m.avgFailures <= chi).length;
-    const counted = `at or below χ in ${atOrBelow} of those ${withEpisodes.length} epochs`;
+    const counted = `at or below χ in ${atOrBelow} of the last third's ${withEpisodes.length} epochs with episodes`;
     out.push(
       lateFailures <= chi
         ? { level: 'ok', topic: 'failures', message: `failures per episode in the last third: ${f(lateFailures)}, at or below χ = ${chi} (${counted})` }
@@ -103,29 +113,31 @@ export function runHealth(metrics: readonly EpochMetrics[], chi: number): Health
     const fa = firstAccept.length === 0 ? NaN : firstAccept.reduce((a, b) => a + b, 0) / firstAccept.length;
     const warnings: string[] = [];
     if (shares.exhaustedAfter5 > EXHAUSTED_WARN) {
-      warnings.push(`no candidate had Q_C ≤ ε at ${pct(shares.exhaustedAfter5)} of steps after epoch 5, and the least risky one was executed: the critic rates most actions unsafe`);
+      warnings.push(`no candidate had Q_C ≤ ε at ${pct(shares.exhaustedAfter5)} of steps after epoch 5, where the fallback (\`filterFallback\`) chose the action: the critic rates every candidate of those states unsafe`);
     }
     if (fa < FIRST_ACCEPT_WARN) warnings.push(`π's own first sample passed at only ${pct(fa)} of steps in the last third: the filter, not π, chose the actions`);
-    out.push(
-      warnings.length > 0
-        ? { level: 'warn', topic: 'filter', message: `filter: ${warnings.join('; ')}` }
-        : { level: 'ok', topic: 'filter', message: `filter: π's first sample passed at ${pct(fa)} of steps in the last third; fallback at ${pct(shares.exhaustedAfter5)} of steps after epoch 5` },
-    );
+    const seen = [
+      ...(Number.isFinite(fa) ? [`π's first sample passed at ${pct(fa)} of steps in the last third`] : []),
+      ...(Number.isFinite(shares.exhaustedAfter5) ? [`fallback at ${pct(shares.exhaustedAfter5)} of steps after epoch 5`] : []),
+    ];
+    out.push(warnings.length > 0 ? { level: 'warn', topic: 'filter', message: `filter: ${warnings.join('; ')}` } : { level: 'ok', topic: 'filter', message: `filter: ${seen.join('; ')}` });
   }
 
   // Critic: conservative (predicted ≥ observed) and informative (predicted ≤ 3·observed + 0.02).
   if (Number.isFinite(shares.calibrationConservative)) {
+    const critic = algo === 'cpo' ? 'cost value V_C' : 'critic';
     const warnings: string[] = [];
     if (shares.calibrationConservative < CALIBRATION_WARN) {
-      warnings.push(`it predicted fewer failures than followed in ${pct(1 - shares.calibrationConservative)} of epochs: not conservative, so the filter may pass unsafe actions`);
+      const risk = Number.isFinite(shares.exhaustedAfter5) ? 'so the filter may pass unsafe actions' : 'so the learner sees less risk than there is';
+      warnings.push(`it predicted fewer failures than followed in ${pct(1 - shares.calibrationConservative)} of epochs: not conservative, ${risk}`);
     }
     if (shares.calibrationInformative < CALIBRATION_WARN) {
       warnings.push(`it predicted more than 3× the failures that followed (+ 0.02) in ${pct(1 - shares.calibrationInformative)} of epochs: too pessimistic for its numbers to separate actions`);
     }
     out.push(
       warnings.length > 0
-        ? { level: 'warn', topic: 'critic', message: `critic: ${warnings.join('; ')}` }
-        : { level: 'ok', topic: 'critic', message: `critic: conservative (predicted ≥ observed) in ${pct(shares.calibrationConservative)} of epochs, within 3× observed + 0.02 in ${pct(shares.calibrationInformative)}` },
+        ? { level: 'warn', topic: 'critic', message: `${critic}: ${warnings.join('; ')}` }
+        : { level: 'ok', topic: 'critic', message: `${critic}: conservative (predicted ≥ observed) in ${pct(shares.calibrationConservative)} of epochs, within 3× observed + 0.02 in ${pct(shares.calibrationInformative)}` },
     );
   }
   return out;

@@ -251,11 +251,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         progress.log(`figure not written: ${e instanceof Error ? e.message : String(e)}`);
       });
     }
-    // Judged over every epoch the folder holds, so a resumed run is judged whole.
-    const all = last === undefined ? [] : await folder.readMetrics();
-    const health = all.length === 0 ? [] : runHealth(all, config.chi);
-    if (health.length > 0) await writeFileAtomic(folder.path(RUN_FILES.health), `${JSON.stringify({ epochs: all.length, chi: config.chi, findings: health }, null, 2)}\n`);
     const stopped = learner.epoch < config.epochs;
+    // Judged over every epoch the folder holds, so a resumed run is judged whole. Like the figure,
+    // a report that cannot be written does not fail a run whose training finished.
+    let health: HealthFinding[] = [];
+    if (last !== undefined) {
+      try {
+        const all = await folder.readMetrics();
+        health = runHealth(all, { chi: config.chi, algo: config.algo });
+        const report = { epochs: all.length, of: config.epochs, stopped, chi: config.chi, algo: config.algo, findings: health };
+        await writeFileAtomic(folder.path(RUN_FILES.health), `${JSON.stringify(report, null, 2)}\n`);
+      } catch (e) {
+        progress.log(`health.json not written: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     await folder.writeStatus(stopped ? 'interrupted' : 'done', learner.epoch - 1, stopped ? 'stopped by request; continue with --resume' : undefined);
     return { dir: folder.dir, epochs: learner.epoch, stopped, last, checkpoint: lastCheckpoint, recordedTransitions: recorder?.recorded ?? 0, health };
   } catch (e) {
