@@ -10,7 +10,8 @@
 #                 linux-x64 glibc addon, robosuite with only the assets the Panda push envs load,
 #                 and mujoco/pyzmq wheels for CPython 3.12 (≈ 42 MB)
 #
-# Then on the host, from a copy of the repository with the packs in place:
+# Then on the host, from a copy of the repository with the packs in place (two steps, because each
+# pack alone fits the 64 MB the host took per transfer; /tmp must survive between them):
 #   bash bench/portable/unpack-ray.sh      (optional: without it the bench runs local servers only)
 #   WORKERS=1,2,4,8,16 K=2 OUT=DIR bash bench/portable/run-scale.sh
 #
@@ -39,7 +40,7 @@ trap 'rm -rf "$tmp"' EXIT
   && rm -f ray/dashboard/client/build/static/js/*.map \
   && strip ray/_raylet.so ray/core/src/ray/gcs/gcs_server ray/core/src/ray/raylet/raylet \
   && tar cf - ray) | xz -T0 -6 > .pack-ray/ray312.tar.xz
-cp "$WHEELS"/{jsonschema,jsonschema_specifications,referencing,rpds_py}-*.whl .pack-ray/whl/
+cp "$WHEELS"/{jsonschema-4.26.0,jsonschema_specifications-2025.9.1,referencing-0.37.0,rpds_py-2026.9.1}-*.whl .pack-ray/whl/
 
 # robosuite: its code and XML, and of its meshes and textures only those the Panda push envs load
 site=$(sim/.venv/bin/python -c 'import robosuite, os; print(os.path.dirname(os.path.dirname(robosuite.__file__)))')
@@ -63,7 +64,7 @@ for d, _, files in os.walk(root):
             print(os.path.relpath(p, site))
 PY
 tar cf - -C "$site" -T "$tmp/keep.txt" | xz -T0 -6 > .pack-scale/robosuite.tar.xz
-cp "$WHEELS"/{mujoco,pyzmq,glfw,termcolor}-*.whl .pack-scale/whl/
+cp "$WHEELS"/{mujoco-3.3.7,pyzmq-27.3.0,glfw-2.11.0,termcolor-3.3.0}-*.whl .pack-scale/whl/
 
 # Node: the binary, the bench bundled (two folders down, so its REPO_ROOT is the repository), zeromq
 xz -T0 -6 -c "$(command -v node)" > .pack-scale/node.xz
@@ -71,7 +72,8 @@ npx esbuild bench/ray-scale.ts --bundle --platform=node --format=esm --target=no
   --external:zeromq --external:msgpackr-extract '--external:@tensorflow/*' --outfile=.pack-scale/bundle/ray-scale.mjs \
   "--banner:js=import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);"
 cp -r node_modules/zeromq node_modules/cmake-ts .pack-scale/node_modules/
-addon=$(node -e "require('zeromq'); console.log(Object.keys(require.cache).find((k) => k.endsWith('addon.node')))")
+addon=$(node -e "require('zeromq'); console.log(Object.keys(require.cache).find((k) => k.endsWith('addon.node')) ?? '')")
+[ -f "$addon" ] || { echo "pack.sh: cannot tell which zeromq addon this Node loads (got '$addon')" >&2; exit 1; }
 (cd .pack-scale/node_modules/zeromq && rm -rf src build/darwin build/win32 build/linux/arm64 \
   && find build/linux/x64/node -mindepth 1 -maxdepth 1 ! -name "$(basename "$(dirname "$addon")")" -exec rm -rf {} +)
 rm -rf .pack-scale/node_modules/cmake-ts/src

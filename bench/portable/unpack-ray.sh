@@ -1,6 +1,10 @@
 #!/bin/bash
-# Call A on the bare host: unpack the trimmed Ray 2.60 (cp312) into /tmp/rayx for run-scale.sh and check it starts.
+# First step on the bare host (optional): unpack the trimmed Ray 2.60 for CPython 3.12 from
+# .pack-ray/ (made by pack.sh) into /tmp/rayx, check that a local Ray starts and runs actors, and
+# mark it usable for run-scale.sh. Run from anywhere inside the repository copy.
 set -x
+cd "$(dirname "$0")/../.." || exit 1
+rm -f /tmp/rayx/ray_ok
 nproc; python3 -V; command -v node || echo "no node on this host"; free -g | head -2; df -h /dev/shm | tail -1
 mkdir -p /tmp/rayx && tar xJf .pack-ray/ray312.tar.xz -C /tmp/rayx || exit 1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/rayx .pack-ray/whl/*.whl || exit 1
