@@ -131,6 +131,23 @@ test('the not-acting hint needs failures at or below χ and a CSC learner', () =
   assert.match(byTopic(runHealth(falling, CSC), 'reward').message, /^reward fell: .*not doing the task/);
 });
 
+test('λ still rising late with failures at or below χ is reported with its risk estimate; not when failures explain it', () => {
+  // Last third: epochs 6-8; λ rises in 7 and 8 (2 of 3 > half), policyRisk 0.2, 0.3, 0.4 (median 0.3).
+  const lambdas = [0, 0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.3, 0.4];
+  const run = lambdas.map((lambda, e) => m(e, e + wobble(e), 0, { lambda, policyRisk: e >= 6 ? 0.2 + 0.1 * (e - 6) : 0 }));
+  assert.equal(
+    byTopic(runHealth(run, CSC), 'lambda').message,
+    "λ rose in 2 of the last third's 3 epochs, to 0.400, while failures stayed at or below χ: its estimate of π's unfiltered risk (`policyRisk`, median 0.300 in the last third) reads above χ, so λ weighs risk more than the failures seen ask for",
+  );
+  // The same λ with failures above χ in the last third: λ answers the failures, nothing to report.
+  const failing = run.map((x) => ({ ...x, avgFailures: 0.2 }));
+  assert.ok(!runHealth(failing, CSC).some((f) => f.topic === 'lambda'));
+  // Rising in only 1 of 3 epochs, or a learner other than CSC: nothing.
+  const once = run.map((x, e) => ({ ...x, lambda: e === 8 ? 0.3 : Math.min(x.lambda, 0.3) }));
+  assert.ok(!runHealth(once, CSC).some((f) => f.topic === 'lambda'));
+  assert.ok(!runHealth(run, { chi: 0.05, algo: 'cpo' }).some((f) => f.topic === 'lambda'));
+});
+
 test('formatHealth writes one aligned line per finding', () => {
   const text = formatHealth([
     { level: 'ok', topic: 'reward', message: 'reward rose' },

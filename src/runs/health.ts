@@ -17,10 +17,12 @@ export const RISE_STANDARD_ERRORS = 2;
 export const EXHAUSTED_WARN = 0.05;
 /** π's first sample passing the filter at fewer steps than this (last third) means the filter chooses the actions. */
 export const FIRST_ACCEPT_WARN = 0.5;
+/** λ rising in more than this share of the last third's epochs, with failures at or below χ, is reported. */
+export const LAMBDA_RISING_WARN = 0.5;
 /** Calibration shares (of epochs) below which the critic is reported as not conservative / not informative. */
 export const CALIBRATION_WARN = 0.5;
 
-export type HealthTopic = 'run' | 'reward' | 'failures' | 'filter' | 'critic';
+export type HealthTopic = 'run' | 'reward' | 'failures' | 'lambda' | 'filter' | 'critic';
 
 /** One finding: `warn` when the user should look, `ok` when the check passed, `note` when it could not be made. */
 export interface HealthFinding {
@@ -104,6 +106,23 @@ export function runHealth(metrics: readonly EpochMetrics[], { chi, algo }: Healt
     );
   } else {
     out.push({ level: 'note', topic: 'failures', message: 'no finished episode in the last third of the run' });
+  }
+
+  // λ (CSC): still rising late in the run although the failures seen are at or below χ, i.e.
+  // driven by its estimate of the unfiltered policy's risk rather than by failures.
+  if (csc && Number.isFinite(lateFailures) && lateFailures <= chi) {
+    const from = n - third;
+    let rose = 0;
+    for (let i = from; i < n; i++) if (metrics[i]!.lambda > metrics[i - 1]!.lambda) rose++;
+    if (rose > LAMBDA_RISING_WARN * third) {
+      const risks = last.map((m) => m.policyRisk ?? NaN).filter(Number.isFinite).sort((a, b) => a - b);
+      const median = risks.length === 0 ? '' : ` (\`policyRisk\`, median ${f(risks[Math.floor(risks.length / 2)]!)} in the last third)`;
+      out.push({
+        level: 'warn',
+        topic: 'lambda',
+        message: `λ rose in ${rose} of the last third's ${third} epochs, to ${f(metrics[n - 1]!.lambda)}, while failures stayed at or below χ: its estimate of π's unfiltered risk${median} reads above χ, so λ weighs risk more than the failures seen ask for`,
+      });
+    }
   }
 
   // Filter: fallbacks after epoch 5, and how often π's own sample passed late in the run.
