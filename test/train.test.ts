@@ -154,6 +154,39 @@ test('train() writes a run folder and --resume continues from the last checkpoin
   assert.deepEqual([h2.epochs, h2.of, h2.stopped], [1, 5, true], 'a stopped run says so in its health report');
 });
 
+test('--resume continues the episodes in flight on point-nav: a run stopped and resumed logs exactly what the uninterrupted run logs', async () => {
+  const cfg = small({ epochs: 3 });
+  const whole = await mkdtemp(join(tmpdir(), 'csc-run-'));
+  await train({ config: cfg, backend, out: whole, resume: false, checkpointEvery: 1, progress: 'quiet' });
+  const parts = await mkdtemp(join(tmpdir(), 'csc-run-'));
+  let calls = 0;
+  const first = await train({ config: cfg, backend, out: parts, resume: false, checkpointEvery: 10, progress: 'quiet', shouldStop: () => ++calls >= 1 });
+  assert.ok(first.stopped && first.epochs === 1);
+  // 100 steps per env an epoch: episodes are in flight at the stop (point-nav's run up to 400 steps).
+  const meta = JSON.parse(await readFile(join(first.checkpoint!, 'checkpoint.json'), 'utf8')) as { meta: { inFlight?: { env: { t: number[] } } } };
+  assert.ok(meta.meta.inFlight !== undefined && meta.meta.inFlight.env.t.some((t) => t > 0), 'the checkpoint holds episodes in flight');
+  await train({ config: cfg, backend, out: parts, resume: true, checkpointEvery: 1, progress: 'quiet' });
+  assert.deepEqual(strip(await readMetrics(parts)), strip(await readMetrics(whole)));
+});
+
+test('episodes in flight in a checkpoint that do not fit the env are refused, naming the field', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'csc-ck-'));
+  const { learner } = await runEpochs(small({ epochs: 1 }));
+  await learner.save(dir);
+  learner.dispose();
+  const ck = JSON.parse(await readFile(join(dir, 'checkpoint.json'), 'utf8')) as { meta: { inFlight: { obs: number[]; env: { health: number[] } } } };
+  const write = (meta: unknown): Promise<void> => writeFile(join(dir, 'checkpoint.json'), JSON.stringify({ ...ck, meta }));
+  await write({ ...ck.meta, inFlight: { ...ck.meta.inFlight, obs: ck.meta.inFlight.obs.slice(1) } });
+  const a = new CscLearner(small(), new PointNavVecEnv(4));
+  await assert.rejects(a.restore(dir), /meta\.inFlight\.obs must be \d+ finite numbers \(4 envs\)/);
+  a.dispose();
+  await write({ ...ck.meta, inFlight: { ...ck.meta.inFlight, env: { ...ck.meta.inFlight.env, health: [1, 2, 3] } } });
+  const b = new CscLearner(small(), new PointNavVecEnv(4));
+  await b.restore(dir);
+  await assert.rejects(b.start(), /point-nav snapshot: health must be 4 finite integers/);
+  b.dispose();
+});
+
 test('--init-policy into an observation with inputs added after the saved ones: zero weights for them, the same actions; other layouts refused', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'csc-init-wide-'));
   const { learner } = await runEpochs(small({ algo: 'trpo', epochs: 1 }));

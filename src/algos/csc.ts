@@ -25,7 +25,7 @@ import { NStepWriter } from '../core/nstep.ts';
 import { PhaseClock } from '../core/phase-clock.ts';
 import { ReplayBuffer } from '../core/replay.ts';
 import { Rng } from '../core/rng.ts';
-import type { EnvSpec, VecEnv } from '../envs/env.ts';
+import { type EnvSpec, type VecEnv, canSnapshot } from '../envs/env.ts';
 import { type AdamSlot, adamState, restoreAdam } from '../nn/adam-state.ts';
 import { CheckpointError, type NamedArray, loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.ts';
 import { GaussianPolicy } from '../nn/policy.ts';
@@ -83,6 +83,8 @@ export class CscLearner implements Learner {
   private readonly horizon: number;
   private obs: Float32Array | null = null;
   private readonly episodeReturn: Float64Array;
+  /** Episodes in flight read from a checkpoint, continued by the next `start()` (embedded envs). */
+  private inFlight: InFlight | null = null;
   private lambda: number;
   private avgFailuresOld: number;
   /** Failure (1) or not (0) of the most recent finished episodes, a ring of `failureWindowEpisodes`. */
@@ -163,7 +165,19 @@ export class CscLearner implements Learner {
     return this.epochIndex;
   }
 
+  /**
+   * Resets the envs, or, after `restore()` of a checkpoint that holds the episodes in flight (an
+   * env that can snapshot them, `SnapshotVecEnv`), continues them where the checkpoint was taken.
+   */
   async start(): Promise<void> {
+    const resumed = this.inFlight;
+    this.inFlight = null;
+    if (resumed !== null && canSnapshot(this.env)) {
+      this.env.restoreSnapshot(resumed.env);
+      this.obs = Float32Array.from(resumed.obs);
+      this.episodeReturn.set(resumed.episodeReturn);
+      return;
+    }
     this.obs = await this.env.reset(this.config.seed * 7919 + this.epochIndex);
     this.episodeReturn.fill(0);
   }
@@ -561,6 +575,7 @@ export class CscLearner implements Learner {
         totals: { ...this.totals },
         rng: { act: this.actRng.state(), update: this.updateRng.state() },
         adam: adam.meta,
+        ...(this.obs !== null && canSnapshot(this.env) ? { inFlight: { env: this.env.snapshot(), obs: Array.from(this.obs), episodeReturn: Array.from(this.episodeReturn) } } : {}),
       },
       tensors,
     );
@@ -583,6 +598,7 @@ export class CscLearner implements Learner {
     this.failureWindow.restore(m.failureWindow, dir);
     restoreTotalsAndRng(dir, m, this.totals, this.actRng, this.updateRng);
     await restoreAdam(ck, this.adamSlots());
+    this.inFlight = m.inFlight === undefined ? null : readInFlight(dir, m.inFlight, this.config.numEnvs, this.spec.obsSize);
   }
 
   /**
@@ -617,4 +633,27 @@ function standardise(x: Float32Array): void {
   for (const v of x) v2 += (v - mean) ** 2;
   const std = Math.sqrt(v2 / n);
   for (let i = 0; i < n; i++) x[i] = std > 1e-8 ? (x[i]! - mean) / std : x[i]! - mean;
+}
+
+/** The rollout's state between epochs: the envs' snapshot, their current observations and the returns so far. */
+interface InFlight {
+  readonly env: unknown;
+  readonly obs: readonly number[];
+  readonly episodeReturn: readonly number[];
+}
+
+/** Checks a checkpoint's `meta.inFlight` against the learner's shapes (the env checks its own part on `start()`). */
+function readInFlight(dir: string, v: unknown, numEnvs: number, obsSize: number): InFlight {
+  const fail = (what: string): never => {
+    throw new CheckpointError(`${dir}: meta.inFlight.${what}`);
+  };
+  if (typeof v !== 'object' || v === null) return fail(`is ${JSON.stringify(v)}, expected an object`);
+  const f = v as Record<string, unknown>;
+  const finite = (key: string, length: number): number[] => {
+    const a = f[key];
+    if (!Array.isArray(a) || a.length !== length || a.some((x) => typeof x !== 'number' || !Number.isFinite(x))) fail(`${key} must be ${length} finite numbers (${numEnvs} envs)`);
+    return a as number[];
+  };
+  if (typeof f.env !== 'object' || f.env === null) fail('env is missing');
+  return { env: f.env, obs: finite('obs', numEnvs * obsSize), episodeReturn: finite('episodeReturn', numEnvs) };
 }

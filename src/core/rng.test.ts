@@ -41,3 +41,21 @@ test('state round-trips', () => {
     r.setState([1, 2]);
   }, /expected 4 integers/);
 });
+
+test('state carries the cached half of a Box–Muller pair', () => {
+  const r = new Rng(3);
+  r.normal(); // draws a pair, returns one, caches the other
+  const s = r.state();
+  assert.equal(s.length, 5);
+  const next = [r.normal(), r.normal(), r.uniform()];
+  const twin = new Rng(99);
+  twin.setState(s);
+  assert.deepEqual([twin.normal(), twin.normal(), twin.uniform()], next);
+  // Without the cached value (a 4-word state) the twin would draw a fresh pair instead.
+  const lossy = new Rng(99);
+  lossy.setState(s.slice(0, 4));
+  assert.notEqual(lossy.normal(), next[0]);
+  assert.throws(() => {
+    r.setState([1, 2, 3, 4, Number.NaN]);
+  }, /optionally a cached normal/);
+});

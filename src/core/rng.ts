@@ -86,18 +86,22 @@ export class Rng {
     return a;
   }
 
-  /** Serialisable state, for checkpoints. */
-  state(): [number, number, number, number] {
-    return [this.s0, this.s1, this.s2, this.s3];
+  /**
+   * Serialisable state, for checkpoints: the four words, and a fifth entry, the Box–Muller value
+   * `normal()` holds for its next call, when it holds one (without it a restored generator would
+   * draw a fresh pair where the original returns the cached half).
+   */
+  state(): number[] {
+    return this.spareNormal === null ? [this.s0, this.s1, this.s2, this.s3] : [this.s0, this.s1, this.s2, this.s3, this.spareNormal];
   }
 
-  /** Restores a state from {@link state}. */
+  /** Restores a state from {@link state}; a 4-word state (older checkpoints) holds no cached normal. */
   setState(s: readonly number[]): void {
-    if (s.length !== 4 || s.some((v) => !Number.isInteger(v))) {
-      throw new RangeError(`Rng.setState: expected 4 integers, got ${JSON.stringify(s)}`);
+    if ((s.length !== 4 && s.length !== 5) || s.slice(0, 4).some((v) => !Number.isInteger(v)) || (s.length === 5 && !Number.isFinite(s[4]))) {
+      throw new RangeError(`Rng.setState: expected 4 integers and optionally a cached normal, got ${JSON.stringify(s)}`);
     }
     [this.s0, this.s1, this.s2, this.s3] = s as [number, number, number, number];
-    this.spareNormal = null;
+    this.spareNormal = s.length === 5 ? s[4]! : null;
   }
 }
 

@@ -63,6 +63,24 @@ export interface VecEnv {
   close(): Promise<void>;
 }
 
+/**
+ * A vector env whose whole state, the episodes in flight included, can go into a checkpoint and
+ * come back, so `--resume` continues those episodes instead of resetting every env. The embedded
+ * envs are such; sim servers are not (their physics state stays in their process).
+ */
+export interface SnapshotVecEnv extends VecEnv {
+  /** The state as plain JSON (numbers, arrays, strings); restoring it and stepping continues exactly. */
+  snapshot(): Record<string, unknown>;
+  /** Restores a {@link snapshot}; throws an Error naming the field when it does not fit this env. */
+  restoreSnapshot(state: unknown): void;
+}
+
+/** Whether `env` can save and restore its episodes in flight. */
+export function canSnapshot(env: VecEnv): env is SnapshotVecEnv {
+  const e = env as Partial<SnapshotVecEnv>;
+  return typeof e.snapshot === 'function' && typeof e.restoreSnapshot === 'function';
+}
+
 /** An RGB picture of one env's state: `heightPx × widthPx × 3` bytes, row-major, top row first. */
 export interface Frame {
   readonly widthPx: number;

@@ -107,3 +107,35 @@ test('episodes are truncated at 500 steps when nothing else ends them', async ()
   assert.equal(t, 500);
   assert.equal(r.truncated[0], 1);
 });
+
+test('a snapshot continues every episode exactly, and one that does not fit is refused without touching the env', async () => {
+  const env = new PointNavVecEnv(3);
+  await env.reset(5);
+  const act = (k: number): Float32Array => Float32Array.from({ length: 3 * env.spec.actSize }, (_, i) => Math.sin(k + i));
+  for (let k = 0; k < 40; k++) await env.step(act(k));
+  const snap = JSON.parse(JSON.stringify(env.snapshot())) as Record<string, unknown>;
+  const after = async (e: PointNavVecEnv): Promise<number[]> => {
+    const out: number[] = [];
+    for (let k = 40; k < 400; k++) {
+      const s = await e.step(act(k));
+      out.push(...s.obs, ...s.reward, ...s.failure, ...s.terminated, ...s.truncated);
+    }
+    return out;
+  };
+  const twin = new PointNavVecEnv(3);
+  twin.restoreSnapshot(snap);
+  assert.deepEqual(await after(twin), await after(env));
+  // Wrong size, wrong env, a bad field: refused with the field named; the env keeps its state.
+  const other = new PointNavVecEnv(2);
+  await other.reset(1);
+  const before = JSON.stringify(other.snapshot());
+  assert.throws(() => { other.restoreSnapshot(snap); }, /point-nav snapshot: holds 3 envs, this vector has 2/);
+  const four = new PointNavVecEnv(3);
+  await four.reset(1);
+  const kept = JSON.stringify(four.snapshot());
+  assert.throws(() => { four.restoreSnapshot({ ...snap, heading: [0, Number.NaN, 0] }); }, /heading must be 3 finite numbers/);
+  assert.throws(() => { four.restoreSnapshot({ ...snap, env: 'car-nav' }); }, /env is "car-nav", expected "point-nav"/);
+  assert.equal(JSON.stringify(four.snapshot()), kept);
+  assert.equal(JSON.stringify(other.snapshot()), before);
+  assert.throws(() => new PointNavVecEnv(1).snapshot(), /snapshot\(\) before reset\(\)/);
+});

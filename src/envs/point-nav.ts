@@ -19,6 +19,7 @@ import {
   type RenderableVecEnv,
   type RenderedStep,
   type RenderRequest,
+  type SnapshotVecEnv,
   type VecStepResult,
   checkActions,
 } from './env.ts';
@@ -79,7 +80,7 @@ export function pointNavSpec(o: PointNavOptions = POINT_NAV_DEFAULTS): EnvSpec {
 }
 
 /** `numEnvs` point-nav envs stepped in lock-step, state in typed arrays. */
-export class PointNavVecEnv implements RenderableVecEnv {
+export class PointNavVecEnv implements RenderableVecEnv, SnapshotVecEnv {
   readonly spec: EnvSpec;
   private readonly o: PointNavOptions;
   private readonly rngs: Rng[] = [];
@@ -236,6 +237,74 @@ export class PointNavVecEnv implements RenderableVecEnv {
   /** Centre of trap `k` of env `e`. */
   trapCentre(e: number, k: number): { x: number; y: number } {
     return { x: this.trapX[e * NUM_TRAPS + k]!, y: this.trapY[e * NUM_TRAPS + k]! };
+  }
+
+  /** Every env's state and random stream (the episodes in flight), for a checkpoint. */
+  snapshot(): Record<string, unknown> {
+    if (!this.started) throw new Error('point-nav: snapshot() before reset()');
+    const arr = (a: Float64Array | Int32Array): number[] => Array.from(a);
+    return {
+      env: 'point-nav',
+      numEnvs: this.numEnvs,
+      options: { ...this.o },
+      rngs: this.rngs.map((r) => r.state()),
+      x: arr(this.x),
+      y: arr(this.y),
+      heading: arr(this.heading),
+      goalX: arr(this.goalX),
+      goalY: arr(this.goalY),
+      trapX: arr(this.trapX),
+      trapY: arr(this.trapY),
+      health: arr(this.health),
+      t: arr(this.t),
+    };
+  }
+
+  /** Restores a {@link snapshot} of a point-nav vector of the same size and options. */
+  restoreSnapshot(state: unknown): void {
+    const where = 'point-nav snapshot';
+    if (typeof state !== 'object' || state === null) throw new Error(`${where}: expected an object, got ${JSON.stringify(state)}`);
+    const s = state as Record<string, unknown>;
+    if (s.env !== 'point-nav') throw new Error(`${where}: env is ${JSON.stringify(s.env)}, expected "point-nav"`);
+    if (s.numEnvs !== this.numEnvs) throw new Error(`${where}: holds ${JSON.stringify(s.numEnvs)} envs, this vector has ${this.numEnvs}`);
+    if (JSON.stringify(s.options) !== JSON.stringify(this.o)) throw new Error(`${where}: options ${JSON.stringify(s.options)} differ from this env's ${JSON.stringify(this.o)}`);
+    const nums = (key: string, length: number, integer: boolean): number[] => {
+      const v = s[key];
+      if (!Array.isArray(v) || v.length !== length || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || (integer && !Number.isInteger(x)))) {
+        throw new Error(`${where}: ${key} must be ${length} finite ${integer ? 'integers' : 'numbers'}`);
+      }
+      return v as number[];
+    };
+    const n = this.numEnvs;
+    const rngs = s.rngs;
+    if (!Array.isArray(rngs) || rngs.length !== n) throw new Error(`${where}: rngs must hold ${n} generator states`);
+    const restored = rngs.map((r: unknown, e) => {
+      const g = new Rng(0);
+      try {
+        g.setState(r as number[]);
+      } catch (err) {
+        throw new Error(`${where}: rngs[${e}]: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      return g;
+    });
+    const fields: [Float64Array | Int32Array, string, number, boolean][] = [
+      [this.x, 'x', n, false],
+      [this.y, 'y', n, false],
+      [this.heading, 'heading', n, false],
+      [this.goalX, 'goalX', n, false],
+      [this.goalY, 'goalY', n, false],
+      [this.trapX, 'trapX', n * NUM_TRAPS, false],
+      [this.trapY, 'trapY', n * NUM_TRAPS, false],
+      [this.health, 'health', n, true],
+      [this.t, 't', n, true],
+    ];
+    const values = fields.map(([, key, length, integer]) => nums(key, length, integer));
+    fields.forEach(([target], i) => {
+      target.set(values[i]!);
+    });
+    this.rngs.length = 0;
+    this.rngs.push(...restored);
+    this.started = true;
   }
 
   /** Goal of env `e`. */
