@@ -154,20 +154,25 @@ test('train() writes a run folder and --resume continues from the last checkpoin
   assert.deepEqual([h2.epochs, h2.of, h2.stopped], [1, 5, true], 'a stopped run says so in its health report');
 });
 
-test('--resume continues the episodes in flight on point-nav: a run stopped and resumed logs exactly what the uninterrupted run logs', async () => {
-  const cfg = small({ epochs: 3 });
-  const whole = await mkdtemp(join(tmpdir(), 'csc-run-'));
-  await train({ config: cfg, backend, out: whole, resume: false, checkpointEvery: 1, progress: 'quiet' });
-  const parts = await mkdtemp(join(tmpdir(), 'csc-run-'));
-  let calls = 0;
-  const first = await train({ config: cfg, backend, out: parts, resume: false, checkpointEvery: 10, progress: 'quiet', shouldStop: () => ++calls >= 1 });
-  assert.ok(first.stopped && first.epochs === 1);
-  // 100 steps per env an epoch: episodes are in flight at the stop (point-nav's run up to 400 steps).
-  const meta = JSON.parse(await readFile(join(first.checkpoint!, 'checkpoint.json'), 'utf8')) as { meta: { inFlight?: { env: { t: number[] } } } };
-  assert.ok(meta.meta.inFlight !== undefined && meta.meta.inFlight.env.t.some((t) => t > 0), 'the checkpoint holds episodes in flight');
-  await train({ config: cfg, backend, out: parts, resume: true, checkpointEvery: 1, progress: 'quiet' });
-  assert.deepEqual(strip(await readMetrics(parts)), strip(await readMetrics(whole)));
-});
+for (const [algo, cfg] of [
+  ['csc', small({ epochs: 3 })],
+  ['cpo', small({ algo: 'cpo', epochs: 3 })],
+  ['sac', resolveConfig({ algo: 'sac', numEnvs: 4, stepsPerEpoch: 400, epochs: 3, sacWarmupSteps: 100, sacBatch: 32, sacUpdatesPerStep: 0.1, policyHidden: [16], criticHidden: [16] })],
+] as const) {
+  test(`--resume continues the episodes in flight on point-nav (${algo}): a run stopped and resumed logs exactly what the uninterrupted run logs`, async () => {
+    const whole = await mkdtemp(join(tmpdir(), 'csc-run-'));
+    await train({ config: cfg, backend, out: whole, resume: false, checkpointEvery: 1, progress: 'quiet' });
+    const parts = await mkdtemp(join(tmpdir(), 'csc-run-'));
+    let calls = 0;
+    const first = await train({ config: cfg, backend, out: parts, resume: false, checkpointEvery: 10, progress: 'quiet', shouldStop: () => ++calls >= 1 });
+    assert.ok(first.stopped && first.epochs === 1);
+    // 100 steps per env an epoch: episodes are in flight at the stop (point-nav's run up to 400 steps).
+    const meta = JSON.parse(await readFile(join(first.checkpoint!, 'checkpoint.json'), 'utf8')) as { meta: { inFlight?: { env: { t: number[] } } } };
+    assert.ok(meta.meta.inFlight !== undefined && meta.meta.inFlight.env.t.some((t) => t > 0), 'the checkpoint holds episodes in flight');
+    await train({ config: cfg, backend, out: parts, resume: true, checkpointEvery: 1, progress: 'quiet' });
+    assert.deepEqual(strip(await readMetrics(parts)), strip(await readMetrics(whole)));
+  });
+}
 
 test('episodes in flight in a checkpoint that do not fit the env are refused, naming the field', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'csc-ck-'));

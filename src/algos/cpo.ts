@@ -39,6 +39,7 @@ import { type CpoDirection, type CpoLineSearchResult, cpoDirection, cpoLineSearc
 import type { DeployedPolicy } from './deploy.ts';
 import type { Learner } from './learner.ts';
 import { assignFrom, checkSpecMatches, copyPolicyWeights } from './restore.ts';
+import { type InFlight, continueInFlight, inFlightMeta, readInFlight } from './in-flight.ts';
 
 /** On-policy batch of one CPO step (valid rows only). */
 export interface CpoBatch {
@@ -150,6 +151,8 @@ export class CpoLearner implements Learner {
   private readonly horizon: number;
   private obs: Float32Array | null = null;
   private readonly episodeReturn: Float64Array;
+  /** Episodes in flight read from a checkpoint, continued by the next `start()` (in-flight.ts). */
+  private inFlight: InFlight | null = null;
   private readonly totals: Totals = { episodes: 0, envSteps: 0, failures: 0 };
   private epochIndex = 0;
   private readonly clock = new PhaseClock();
@@ -193,7 +196,12 @@ export class CpoLearner implements Learner {
     return this.epochIndex;
   }
 
+  /** Resets the envs, or continues the episodes in flight of a restored checkpoint (in-flight.ts). */
   async start(): Promise<void> {
+    const saved = this.inFlight;
+    this.inFlight = null;
+    this.obs = continueInFlight(this.env, saved, this.episodeReturn);
+    if (this.obs !== null) return;
     this.obs = await this.env.reset(this.config.seed * 7919 + this.epochIndex);
     this.episodeReturn.fill(0);
   }
@@ -390,6 +398,7 @@ export class CpoLearner implements Learner {
         totals: { ...this.totals },
         rng: { act: this.actRng.state(), update: this.updateRng.state() },
         adam: adam.meta,
+        ...inFlightMeta(this.env, this.obs, this.episodeReturn),
       },
       tensors,
     );
@@ -417,6 +426,7 @@ export class CpoLearner implements Learner {
     this.actRng.setState(rng.act as number[]);
     this.updateRng.setState(rng.update as number[]);
     await restoreAdam(ck, this.adamSlots());
+    this.inFlight = readInFlight(dir, m.inFlight, this.config.numEnvs, this.spec.obsSize);
   }
 
   async initPolicyFrom(dir: string): Promise<void> {

@@ -22,10 +22,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { gae } from '../core/gae.ts';
 import { NStepWriter } from '../core/nstep.ts';
+import { type InFlight, continueInFlight, inFlightMeta, readInFlight } from './in-flight.ts';
 import { PhaseClock } from '../core/phase-clock.ts';
 import { ReplayBuffer } from '../core/replay.ts';
 import { Rng } from '../core/rng.ts';
-import { type EnvSpec, type VecEnv, canSnapshot } from '../envs/env.ts';
+import type { EnvSpec, VecEnv } from '../envs/env.ts';
 import { type AdamSlot, adamState, restoreAdam } from '../nn/adam-state.ts';
 import { CheckpointError, type NamedArray, loadCheckpoint, saveCheckpoint } from '../nn/checkpoint.ts';
 import { GaussianPolicy } from '../nn/policy.ts';
@@ -170,14 +171,10 @@ export class CscLearner implements Learner {
    * env that can snapshot them, `SnapshotVecEnv`), continues them where the checkpoint was taken.
    */
   async start(): Promise<void> {
-    const resumed = this.inFlight;
+    const saved = this.inFlight;
     this.inFlight = null;
-    if (resumed !== null && canSnapshot(this.env)) {
-      this.env.restoreSnapshot(resumed.env);
-      this.obs = Float32Array.from(resumed.obs);
-      this.episodeReturn.set(resumed.episodeReturn);
-      return;
-    }
+    this.obs = continueInFlight(this.env, saved, this.episodeReturn);
+    if (this.obs !== null) return;
     this.obs = await this.env.reset(this.config.seed * 7919 + this.epochIndex);
     this.episodeReturn.fill(0);
   }
@@ -575,7 +572,7 @@ export class CscLearner implements Learner {
         totals: { ...this.totals },
         rng: { act: this.actRng.state(), update: this.updateRng.state() },
         adam: adam.meta,
-        ...(this.obs !== null && canSnapshot(this.env) ? { inFlight: { env: this.env.snapshot(), obs: Array.from(this.obs), episodeReturn: Array.from(this.episodeReturn) } } : {}),
+        ...inFlightMeta(this.env, this.obs, this.episodeReturn),
       },
       tensors,
     );
@@ -598,7 +595,7 @@ export class CscLearner implements Learner {
     this.failureWindow.restore(m.failureWindow, dir);
     restoreTotalsAndRng(dir, m, this.totals, this.actRng, this.updateRng);
     await restoreAdam(ck, this.adamSlots());
-    this.inFlight = m.inFlight === undefined ? null : readInFlight(dir, m.inFlight, this.config.numEnvs, this.spec.obsSize);
+    this.inFlight = readInFlight(dir, m.inFlight, this.config.numEnvs, this.spec.obsSize);
   }
 
   /**
@@ -635,25 +632,3 @@ function standardise(x: Float32Array): void {
   for (let i = 0; i < n; i++) x[i] = std > 1e-8 ? (x[i]! - mean) / std : x[i]! - mean;
 }
 
-/** The rollout's state between epochs: the envs' snapshot, their current observations and the returns so far. */
-interface InFlight {
-  readonly env: unknown;
-  readonly obs: readonly number[];
-  readonly episodeReturn: readonly number[];
-}
-
-/** Checks a checkpoint's `meta.inFlight` against the learner's shapes (the env checks its own part on `start()`). */
-function readInFlight(dir: string, v: unknown, numEnvs: number, obsSize: number): InFlight {
-  const fail = (what: string): never => {
-    throw new CheckpointError(`${dir}: meta.inFlight.${what}`);
-  };
-  if (typeof v !== 'object' || v === null) return fail(`is ${JSON.stringify(v)}, expected an object`);
-  const f = v as Record<string, unknown>;
-  const finite = (key: string, length: number): number[] => {
-    const a = f[key];
-    if (!Array.isArray(a) || a.length !== length || a.some((x) => typeof x !== 'number' || !Number.isFinite(x))) fail(`${key} must be ${length} finite numbers (${numEnvs} envs)`);
-    return a as number[];
-  };
-  if (typeof f.env !== 'object' || f.env === null) fail('env is missing');
-  return { env: f.env, obs: finite('obs', numEnvs * obsSize), episodeReturn: finite('episodeReturn', numEnvs) };
-}

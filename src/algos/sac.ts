@@ -32,6 +32,7 @@ import type { LearnerConfig } from './config.ts';
 import type { ActOptions, DeployedPolicy, FilterResult } from './deploy.ts';
 import type { Learner } from './learner.ts';
 import { assignFrom, checkSpecMatches, restoreTotalsAndRng } from './restore.ts';
+import { type InFlight, continueInFlight, inFlightMeta, readInFlight } from './in-flight.ts';
 
 /** Inputs of the soft Bellman target, one entry per batch row. */
 export interface SoftBellmanInput {
@@ -107,6 +108,8 @@ export class SacLearner implements Learner {
   private readonly horizon: number;
   private obs: Float32Array | null = null;
   private readonly episodeReturn: Float64Array;
+  /** Episodes in flight read from a checkpoint, continued by the next `start()` (in-flight.ts). */
+  private inFlight: InFlight | null = null;
   private readonly actNoise: Float32Array;
   private readonly noiseNext: Float32Array;
   private readonly noisePi: Float32Array;
@@ -160,7 +163,12 @@ export class SacLearner implements Learner {
     return Math.exp(this.logAlpha.dataSync()[0]!);
   }
 
+  /** Resets the envs, or continues the episodes in flight of a restored checkpoint (in-flight.ts). */
   async start(): Promise<void> {
+    const saved = this.inFlight;
+    this.inFlight = null;
+    this.obs = continueInFlight(this.env, saved, this.episodeReturn);
+    if (this.obs !== null) return;
     this.obs = await this.env.reset(this.config.seed * 7919 + this.epochIndex);
     this.episodeReturn.fill(0);
   }
@@ -364,6 +372,7 @@ export class SacLearner implements Learner {
         totals: { ...this.totals },
         rng: { act: this.actRng.state(), update: this.updateRng.state() },
         adam: adam.meta,
+        ...inFlightMeta(this.env, this.obs, this.episodeReturn),
       },
       tensors,
     );
@@ -385,6 +394,7 @@ export class SacLearner implements Learner {
     this.updateCredit = num('updateCredit');
     restoreTotalsAndRng(dir, m, this.totals, this.actRng, this.updateRng);
     await restoreAdam(ck, this.adamSlots());
+    this.inFlight = readInFlight(dir, m.inFlight, this.config.numEnvs, this.spec.obsSize);
   }
 
   /** Starts from another SAC run's policy; the spec's observation and action sizes must match. */
