@@ -156,6 +156,8 @@ test('train() writes a run folder and --resume continues from the last checkpoin
 
 for (const [algo, cfg] of [
   ['csc', small({ epochs: 3 })],
+  ['trpo', small({ algo: 'trpo', epochs: 3 })],
+  ['qensemble', small({ algo: 'qensemble', epochs: 3, ensembleSize: 2 })],
   ['cpo', small({ algo: 'cpo', epochs: 3 })],
   ['sac', resolveConfig({ algo: 'sac', numEnvs: 4, stepsPerEpoch: 400, epochs: 3, sacWarmupSteps: 100, sacBatch: 32, sacUpdatesPerStep: 0.1, policyHidden: [16], criticHidden: [16] })],
 ] as const) {
@@ -188,8 +190,15 @@ test('episodes in flight in a checkpoint that do not fit the env are refused, na
   await write({ ...ck.meta, inFlight: { ...ck.meta.inFlight, env: { ...ck.meta.inFlight.env, health: [1, 2, 3] } } });
   const b = new CscLearner(small(), new PointNavVecEnv(4));
   await b.restore(dir);
-  await assert.rejects(b.start(), /point-nav snapshot: health must be 4 finite integers/);
+  await assert.rejects(b.start(), /point-nav snapshot: health must be 4 finite integers in \[1, 25\]/);
   b.dispose();
+  // Resuming with another --num-envs is allowed: the saved episodes are left and the envs reset.
+  await write(ck.meta);
+  const wider = new CscLearner(small({ numEnvs: 8 }), new PointNavVecEnv(8));
+  await wider.restore(dir);
+  await wider.start();
+  assert.equal((await wider.runEpoch()).epoch, 1);
+  wider.dispose();
 });
 
 test('--init-policy into an observation with inputs added after the saved ones: zero weights for them, the same actions; other layouts refused', async () => {

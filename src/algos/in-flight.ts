@@ -18,7 +18,11 @@ export function inFlightMeta(env: VecEnv, obs: Float32Array | null, episodeRetur
   return obs !== null && canSnapshot(env) ? { inFlight: { env: env.snapshot(), obs: Array.from(obs), episodeReturn: Array.from(episodeReturn) } } : {};
 }
 
-/** Checks a checkpoint's `meta.inFlight` against the learner's shapes (the env checks its own part when it restores); null when absent. */
+/**
+ * Checks a checkpoint's `meta.inFlight` against the learner's shapes (the env checks its own part
+ * when it restores). Null when absent, or when the run resumes with another number of envs
+ * (`--num-envs`), whose episodes then start afresh as they did before checkpoints held them.
+ */
 export function readInFlight(dir: string, v: unknown, numEnvs: number, obsSize: number): InFlight | null {
   if (v === undefined) return null;
   const fail = (what: string): never => {
@@ -26,6 +30,8 @@ export function readInFlight(dir: string, v: unknown, numEnvs: number, obsSize: 
   };
   if (typeof v !== 'object' || v === null) return fail(`is ${JSON.stringify(v)}, expected an object`);
   const f = v as Record<string, unknown>;
+  const saved = f.episodeReturn;
+  if (Array.isArray(saved) && saved.length !== numEnvs && Array.isArray(f.obs) && f.obs.length === saved.length * obsSize) return null;
   const finite = (key: string, length: number): number[] => {
     const a = f[key];
     if (!Array.isArray(a) || a.length !== length || a.some((x) => typeof x !== 'number' || !Number.isFinite(x))) fail(`${key} must be ${length} finite numbers (${numEnvs} envs)`);

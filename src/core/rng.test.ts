@@ -39,7 +39,7 @@ test('state round-trips', () => {
   assert.equal(r.uniform(), x);
   assert.throws(() => {
     r.setState([1, 2]);
-  }, /expected 4 integers/);
+  }, /expected 4 32-bit integers/);
 });
 
 test('state carries the cached half of a Box–Muller pair', () => {
@@ -58,4 +58,10 @@ test('state carries the cached half of a Box–Muller pair', () => {
   assert.throws(() => {
     r.setState([1, 2, 3, 4, Number.NaN]);
   }, /optionally a cached normal/);
+  assert.throws(() => {
+    r.setState([0, 0, 0, 0]);
+  }, /all-zero state/);
+  assert.throws(() => {
+    r.setState([2 ** 32, 1, 1, 1]);
+  }, /32-bit integers/);
 });

@@ -97,9 +97,11 @@ export class Rng {
 
   /** Restores a state from {@link state}; a 4-word state (older checkpoints) holds no cached normal. */
   setState(s: readonly number[]): void {
-    if ((s.length !== 4 && s.length !== 5) || s.slice(0, 4).some((v) => !Number.isInteger(v)) || (s.length === 5 && !Number.isFinite(s[4]))) {
-      throw new RangeError(`Rng.setState: expected 4 integers and optionally a cached normal, got ${JSON.stringify(s)}`);
+    const words = s.slice(0, 4);
+    if ((s.length !== 4 && s.length !== 5) || words.some((v) => !Number.isInteger(v) || v < -0x80000000 || v > 0xffffffff) || (s.length === 5 && !Number.isFinite(s[4]))) {
+      throw new RangeError(`Rng.setState: expected 4 32-bit integers and optionally a cached normal, got ${JSON.stringify(s)}`);
     }
+    if (words.every((v) => (v | 0) === 0)) throw new RangeError('Rng.setState: the all-zero state is not a state of xoshiro128** (it would draw 0 for ever)');
     [this.s0, this.s1, this.s2, this.s3] = s as [number, number, number, number];
     this.spareNormal = s.length === 5 ? s[4]! : null;
   }

@@ -116,15 +116,18 @@ test('a snapshot continues every episode exactly, and one that does not fit is r
   const snap = JSON.parse(JSON.stringify(env.snapshot())) as Record<string, unknown>;
   const after = async (e: PointNavVecEnv): Promise<number[]> => {
     const out: number[] = [];
-    for (let k = 40; k < 400; k++) {
+    for (let k = 40; k < 2000; k++) {
       const s = await e.step(act(k));
       out.push(...s.obs, ...s.reward, ...s.failure, ...s.terminated, ...s.truncated);
+      ends += s.terminated.reduce((a, b) => a + b, 0) + s.truncated.reduce((a, b) => a + b, 0);
     }
     return out;
   };
+  let ends = 0;
   const twin = new PointNavVecEnv(3);
   twin.restoreSnapshot(snap);
   assert.deepEqual(await after(twin), await after(env));
+  assert.ok(ends >= 2 * 9, `every env's random stream is used for several resets (${ends / 2} episode ends each run)`);
   // Wrong size, wrong env, a bad field: refused with the field named; the env keeps its state.
   const other = new PointNavVecEnv(2);
   await other.reset(1);

@@ -268,10 +268,11 @@ export class PointNavVecEnv implements RenderableVecEnv, SnapshotVecEnv {
     if (s.env !== 'point-nav') throw new Error(`${where}: env is ${JSON.stringify(s.env)}, expected "point-nav"`);
     if (s.numEnvs !== this.numEnvs) throw new Error(`${where}: holds ${JSON.stringify(s.numEnvs)} envs, this vector has ${this.numEnvs}`);
     if (JSON.stringify(s.options) !== JSON.stringify(this.o)) throw new Error(`${where}: options ${JSON.stringify(s.options)} differ from this env's ${JSON.stringify(this.o)}`);
-    const nums = (key: string, length: number, integer: boolean): number[] => {
+    const nums = (key: string, length: number, integer: boolean, lo = -Infinity, hi = Infinity): number[] => {
       const v = s[key];
-      if (!Array.isArray(v) || v.length !== length || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || (integer && !Number.isInteger(x)))) {
-        throw new Error(`${where}: ${key} must be ${length} finite ${integer ? 'integers' : 'numbers'}`);
+      if (!Array.isArray(v) || v.length !== length || v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || (integer && !Number.isInteger(x)) || x < lo || x > hi)) {
+        const range = Number.isFinite(lo) ? ` in [${lo}, ${hi}]` : '';
+        throw new Error(`${where}: ${key} must be ${length} finite ${integer ? 'integers' : 'numbers'}${range}`);
       }
       return v as number[];
     };
@@ -298,7 +299,9 @@ export class PointNavVecEnv implements RenderableVecEnv, SnapshotVecEnv {
       [this.health, 'health', n, true],
       [this.t, 't', n, true],
     ];
-    const values = fields.map(([, key, length, integer]) => nums(key, length, integer));
+    // Between steps every episode is alive (a finished one was reset): health ≥ 1, t below the limit.
+    const bounds: Record<string, [number, number]> = { health: [1, this.o.health], t: [0, this.o.maxEpisodeSteps - 1] };
+    const values = fields.map(([, key, length, integer]) => nums(key, length, integer, ...(bounds[key] ?? [-Infinity, Infinity])));
     fields.forEach(([target], i) => {
       target.set(values[i]!);
     });
