@@ -110,11 +110,10 @@ function rayScaleSection(): string[] {
   const r = load('ray-scale.json');
   if (r === undefined) return [];
   const counts: number[] = [...new Set<number>(r.results.flatMap((e: any) => e.remote.map((x: any) => x.workers)))].sort((a, b) => a - b);
-  const raws = rawsOf;
-  const cell = scaleCell;
-  const rows = r.results.map((e: any) =>
-    `| \`${e.env}\` | ${f0(median(raws(e)))} (${f0(raws(e)[0] ?? NaN)}–${f0(raws(e).at(-1) ?? NaN)}) | ${e.envsPerWorker} | ${counts.map((w) => cell(e, 'ray', w)).join(' | ')} | ${counts.map((w) => cell(e, 'local', w)).join(' | ')} |`,
-  );
+  const rows = r.results.map((e: any) => {
+    const raws = rawsOf(e);
+    return `| \`${e.env}\` | ${f0(median(raws))} (${f0(raws[0] ?? NaN)}–${f0(raws.at(-1) ?? NaN)}) | ${e.envsPerWorker} | ${counts.map((w) => scaleCell(e, 'ray', w)).join(' | ')} | ${counts.map((w) => scaleCell(e, 'local', w)).join(' | ')} |`;
+  });
   return [
     `**Sim scale-out on Ray** (\`bench/ray-scale.ts\` → \`ray-scale.json\`, ${day(r.started.date)}, ${r.host.cpus} cores, load average ${r.host.loadavg[0].toFixed(1)}): env steps/s through N sim servers as Ray actors (\`--sim-cluster auto\`, ZeroMQ CURVE over TCP) and as N local processes (ipc), K envs each, against raw single-env in-process stepping measured before each of them in the same run (× = over the median of those; the range shows how the shared machine's load moved); with more servers than cores they share the cores ([docs/scale-out.md](docs/scale-out.md)):`,
     '',

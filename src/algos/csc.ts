@@ -22,7 +22,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { gae } from '../core/gae.ts';
 import { NStepWriter } from '../core/nstep.ts';
-import { type InFlight, continueInFlight, inFlightMeta, readInFlight } from './in-flight.ts';
 import { PhaseClock } from '../core/phase-clock.ts';
 import { ReplayBuffer } from '../core/replay.ts';
 import { Rng } from '../core/rng.ts';
@@ -43,6 +42,7 @@ import { type NextValue, type PolicySamples, SafetyCritic, type SafetyCriticConf
 import { filterActions, filteredValue, paperEpsilon } from './safety-filter.ts';
 import { FailureWindow, advantageTermSpread, calibration, standardisedDistance } from './diagnostics.ts';
 import { assignFrom, checkSpecMatches, copyPolicyWeights, restoreTotalsAndRng } from './restore.ts';
+import { type InFlight, continueInFlight, inFlightMeta, readInFlight } from './in-flight.ts';
 
 /** Time-major rollout storage, `T × N` rows, reused across epochs. */
 interface Rollout {
@@ -631,4 +631,3 @@ function standardise(x: Float32Array): void {
   const std = Math.sqrt(v2 / n);
   for (let i = 0; i < n; i++) x[i] = std > 1e-8 ? (x[i]! - mean) / std : x[i]! - mean;
 }
-

@@ -7,7 +7,7 @@
  * The checks read trends over thirds of the run, so they need `MIN_EPOCHS` epochs or more.
  */
 import type { EpochMetrics } from './metrics.ts';
-import { filterAndCriticShares } from './summary.ts';
+import { failuresPerEpisode, filterAndCriticShares } from './summary.ts';
 
 /** Fewer epochs than this (3 in each third): no trend is judged. */
 export const MIN_EPOCHS = 9;
@@ -39,12 +39,6 @@ function meanVar(xs: readonly number[]): { mean: number; variance: number } {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   const variance = xs.length < 2 ? 0 : xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
   return { mean, variance };
-}
-
-/** Failures per episode over `ms`, weighted by their episodes (NaN without an episode). */
-function failuresPerEpisode(ms: readonly EpochMetrics[]): number {
-  const episodes = ms.reduce((a, m) => a + m.episodes, 0);
-  return episodes === 0 ? NaN : ms.reduce((a, m) => a + (m.episodes > 0 ? m.avgFailures * m.episodes : 0), 0) / episodes;
 }
 
 /** What the checks need to know of the run besides its metrics. */

@@ -99,13 +99,15 @@ export const CHI_WINDOW_EPOCHS = 5;
  */
 export function episodesUntilBelowChi(metrics: readonly EpochMetrics[], chi: number): number | undefined {
   for (let i = CHI_WINDOW_EPOCHS - 1; i < metrics.length; i++) {
-    const win = metrics.slice(i - CHI_WINDOW_EPOCHS + 1, i + 1);
-    const episodes = win.reduce((a, m) => a + m.episodes, 0);
-    if (episodes === 0) continue;
-    const failures = win.reduce((a, m) => a + (m.episodes > 0 ? m.avgFailures * m.episodes : 0), 0);
-    if (failures / episodes < chi) return metrics[i]!.totalEpisodes;
+    if (failuresPerEpisode(metrics.slice(i - CHI_WINDOW_EPOCHS + 1, i + 1)) < chi) return metrics[i]!.totalEpisodes;
   }
   return undefined;
+}
+
+/** Failures per episode over `ms`, weighted by their episodes (NaN without an episode). */
+export function failuresPerEpisode(ms: readonly EpochMetrics[]): number {
+  const episodes = ms.reduce((a, m) => a + m.episodes, 0);
+  return episodes === 0 ? NaN : ms.reduce((a, m) => a + (m.episodes > 0 ? m.avgFailures * m.episodes : 0), 0) / episodes;
 }
 
 /** The numbers one run contributes to a comparison. */
