@@ -188,9 +188,9 @@ test('episodes in flight in a checkpoint that do not fit the env are refused, na
   await assert.rejects(a.restore(dir), /meta\.inFlight\.obs must be \d+ finite numbers \(4 envs\)/);
   a.dispose();
   await write({ ...ck.meta, inFlight: { ...ck.meta.inFlight, env: { ...ck.meta.inFlight.env, health: [1, 2, 3] } } });
+  // Refused by restore(), with the other checkpoint errors, before a run folder says it is running.
   const b = new CscLearner(small(), new PointNavVecEnv(4));
-  await b.restore(dir);
-  await assert.rejects(b.start(), /point-nav snapshot: health must be 4 finite integers in \[1, 25\]/);
+  await assert.rejects(b.restore(dir), /meta\.inFlight\.env: point-nav snapshot: health must be 4 finite integers in \[1, 25\]/);
   b.dispose();
   // Resuming with another --num-envs is allowed: the saved episodes are left and the envs reset.
   await write(ck.meta);

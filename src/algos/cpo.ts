@@ -200,7 +200,7 @@ export class CpoLearner implements Learner {
   async start(): Promise<void> {
     const saved = this.inFlight;
     this.inFlight = null;
-    this.obs = continueInFlight(this.env, saved, this.episodeReturn);
+    this.obs = continueInFlight(saved, this.episodeReturn);
     if (this.obs !== null) return;
     this.obs = await this.env.reset(this.config.seed * 7919 + this.epochIndex);
     this.episodeReturn.fill(0);
@@ -426,7 +426,7 @@ export class CpoLearner implements Learner {
     this.actRng.setState(rng.act as number[]);
     this.updateRng.setState(rng.update as number[]);
     await restoreAdam(ck, this.adamSlots());
-    this.inFlight = readInFlight(dir, m.inFlight, this.config.numEnvs, this.spec.obsSize);
+    this.inFlight = readInFlight(dir, m.inFlight, this.env, this.config.numEnvs, this.spec.obsSize);
   }
 
   async initPolicyFrom(dir: string): Promise<void> {

@@ -167,7 +167,7 @@ export class SacLearner implements Learner {
   async start(): Promise<void> {
     const saved = this.inFlight;
     this.inFlight = null;
-    this.obs = continueInFlight(this.env, saved, this.episodeReturn);
+    this.obs = continueInFlight(saved, this.episodeReturn);
     if (this.obs !== null) return;
     this.obs = await this.env.reset(this.config.seed * 7919 + this.epochIndex);
     this.episodeReturn.fill(0);
@@ -394,7 +394,7 @@ export class SacLearner implements Learner {
     this.updateCredit = num('updateCredit');
     restoreTotalsAndRng(dir, m, this.totals, this.actRng, this.updateRng);
     await restoreAdam(ck, this.adamSlots());
-    this.inFlight = readInFlight(dir, m.inFlight, this.config.numEnvs, this.spec.obsSize);
+    this.inFlight = readInFlight(dir, m.inFlight, this.env, this.config.numEnvs, this.spec.obsSize);
   }
 
   /** Starts from another SAC run's policy; the spec's observation and action sizes must match. */
