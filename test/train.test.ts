@@ -255,3 +255,54 @@ test('--init-policy copies only the policy weights, and refuses a checkpoint of 
   await assert.rejects(other.initPolicyFrom(dir), /tensor 'policy\/0' has shape \[17, 16\], the network expects \[17, 8\]/);
   for (const l of [learner, fresh, other]) l.dispose();
 });
+
+test("λ's behaviour estimate reads the filter's own Q_C by default and the plain twin with lambdaRiskCritic: plain; the twin round-trips through checkpoints", async () => {
+  // V̂_C^π = V̂_C^old + max(0, E_s[Q(s, a₀) − Q(s, a_exec)])/(1−γ), recomputed from the epoch's
+  // rollout (no failure window: V̂_C^old is the epoch's failures). ε = 0 makes the filter replace
+  // nearly every first sample, so the mean is well above 0 and the two readings differ.
+  type Rollout = { obs: Float32Array; act: Float32Array; firstAct: Float32Array; firstQc: Float32Array; qc: Float32Array; dropped: Uint8Array };
+  const rolloutOf = (learner: CscLearner): Rollout => (learner as unknown as { rollout: Rollout }).rollout;
+  const estimate = (m: EpochMetrics, r: Rollout, first: Float32Array, exec: Float32Array): number => {
+    let s = 0;
+    let count = 0;
+    for (let i = 0; i < r.dropped.length; i++) {
+      if (r.dropped[i]) continue;
+      s += first[i]! - exec[i]!;
+      count++;
+    }
+    return m.avgFailures + Math.max(0, s / count) / (1 - 0.99);
+  };
+  const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b));
+  const base = { epochs: 2, failureWindowEpisodes: 0, epsilonRule: 'fixed', epsilonFixed: 0, filterCandidates: 4, filterProbe: 1 } as const;
+  const conservative = await runEpochs(small(base));
+  const plain = await runEpochs(small({ ...base, lambdaRiskCritic: 'plain' }));
+  assert.equal(conservative.learner.riskCritic, null);
+  const risk = plain.learner.riskCritic!;
+  const cm = conservative.metrics.at(-1)!;
+  const pm = plain.metrics.at(-1)!;
+  // Default: the Q_C the filter recorded for π's first sample and for the executed action.
+  const cr = rolloutOf(conservative.learner);
+  assert.ok(close(cm.policyRisk!, estimate(cm, cr, cr.firstQc, cr.qc)), `${cm.policyRisk}`);
+  // plain: the twin's Q of the same two actions; the filter's own reading gives another number.
+  const pr = rolloutOf(plain.learner);
+  const n = pr.dropped.length;
+  assert.ok(close(pm.policyRisk!, estimate(pm, pr, risk.predict(pr.obs, pr.firstAct, n), risk.predict(pr.obs, pr.act, n))), `${pm.policyRisk}`);
+  assert.ok(!close(pm.policyRisk!, estimate(pm, pr, pr.firstQc, pr.qc)), `${pm.policyRisk}`);
+
+  const dir = await mkdtemp(join(tmpdir(), 'csc-risk-'));
+  await plain.learner.save(dir);
+  const twin = new CscLearner(small({ ...base, lambdaRiskCritic: 'plain' }), new PointNavVecEnv(4));
+  await twin.restore(dir);
+  const obs = new Float32Array(4 * twin.spec.obsSize).map((_, i) => Math.sin(i));
+  const act = new Float32Array(4 * twin.spec.actSize).map((_, i) => Math.cos(i) * 0.5);
+  assert.deepEqual(Array.from(twin.riskCritic!.predict(obs, act, 4)), Array.from(risk.predict(obs, act, 4)));
+  twin.dispose();
+  // A run that did not train the twin cannot resume with it: the checkpoint names what is missing.
+  const dir2 = await mkdtemp(join(tmpdir(), 'csc-risk-'));
+  await conservative.learner.save(dir2);
+  const wants = new CscLearner(small({ ...base, lambdaRiskCritic: 'plain' }), new PointNavVecEnv(4));
+  await assert.rejects(wants.restore(dir2), /tensor 'risk-critic\/0' is missing/);
+  wants.dispose();
+  conservative.learner.dispose();
+  plain.learner.dispose();
+});

@@ -58,6 +58,7 @@ for (const [field, value, pattern] of [
   ['lambdaDecay', 1, /config.lambdaDecay = 1: expected in \[0, 1\) \(the share of λ forgotten per epoch\)/],
   ['lambdaWarmupEpochs', 2.5, /config.lambdaWarmupEpochs = 2.5: expected an integer ≥ 0 \(epochs before λ starts to move\)/],
   ['lambdaAdvantage', 'paper', /config.lambdaAdvantage = "paper": expected one of fresh, behaviour, observed/],
+  ['lambdaRiskCritic', 'cql', /config.lambdaRiskCritic = "cql": expected one of conservative, plain/],
   ['advantageMix', 'scaled', /config.advantageMix = "scaled": expected one of paper, normalised/],
 ] as const) {
   test(`a bad ${field} is refused with the field, the value and what was expected`, () => {

@@ -45,6 +45,15 @@ export type LambdaAdvantage = 'fresh' | 'behaviour' | 'observed';
 export const LAMBDA_ADVANTAGES: readonly LambdaAdvantage[] = ['fresh', 'behaviour', 'observed'];
 
 /**
+ * The critic whose Q_C(s, a₀) − Q_C(s, a_exec) gives λ's `behaviour` estimate: `conservative` the
+ * CQL critic the filter uses; `plain` a second critic trained on the same batches by the Bellman
+ * term alone (α = 0), so the estimate does not hold the gap CQL keeps between π's own samples and
+ * the data's actions. The filter always uses the conservative critic.
+ */
+export type LambdaRiskCritic = 'conservative' | 'plain';
+export const LAMBDA_RISK_CRITICS: readonly LambdaRiskCritic[] = ['conservative', 'plain'];
+
+/**
  * How eq. 5 combines the two advantages before the policy step: `paper` = Ã = Â_R − λ′Â_C
  * (λ′ = λ/(1−γ)); `normalised` = Ã = (z(Â_R) − λ·z(Â_C))/(1 + λ), each term standardised over the
  * policy batch first, so λ weighs the cost term against the reward term whatever their scales
@@ -213,6 +222,8 @@ export interface LearnerConfig {
   readonly failureWindowEpisodes: number;
   /** E[Â_C] in λ's update (eq. 9). */
   readonly lambdaAdvantage: LambdaAdvantage;
+  /** Which critic λ's `behaviour` estimate reads (`LambdaRiskCritic`). */
+  readonly lambdaRiskCritic: LambdaRiskCritic;
   /** How Â_R and Â_C are combined for the policy step (eq. 5). */
   readonly advantageMix: AdvantageMix;
   /**
@@ -296,6 +307,7 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   criticNStep: 8,
   failureWindowEpisodes: 100,
   lambdaAdvantage: 'behaviour',
+  lambdaRiskCritic: 'conservative',
   advantageMix: 'paper',
   exhaustedInGradient: false,
   backend: 'auto',
@@ -382,6 +394,7 @@ export function resolveConfig(overrides: Partial<LearnerConfig> = {}, preset: Pr
   if (!FILTER_FALLBACKS.includes(c.filterFallback)) throw new ConfigError(`config.filterFallback = ${JSON.stringify(c.filterFallback)}: expected one of ${FILTER_FALLBACKS.join(', ')}`);
   if (c.criticTarget !== 'policy' && c.criticTarget !== 'filtered') throw new ConfigError(`config.criticTarget = ${JSON.stringify(c.criticTarget)}: expected 'policy' or 'filtered'`);
   if (c.criticBellmanLoss !== 'mse' && c.criticBellmanLoss !== 'bce') throw new ConfigError(`config.criticBellmanLoss = ${JSON.stringify(c.criticBellmanLoss)}: expected 'mse' or 'bce'`);
+  if (!LAMBDA_RISK_CRITICS.includes(c.lambdaRiskCritic)) throw new ConfigError(`config.lambdaRiskCritic = ${JSON.stringify(c.lambdaRiskCritic)}: expected one of ${LAMBDA_RISK_CRITICS.join(', ')}`);
   if (!LAMBDA_ADVANTAGES.includes(c.lambdaAdvantage)) throw new ConfigError(`config.lambdaAdvantage = ${JSON.stringify(c.lambdaAdvantage)}: expected one of ${LAMBDA_ADVANTAGES.join(', ')}`);
   if (!ADVANTAGE_MIXES.includes(c.advantageMix)) throw new ConfigError(`config.advantageMix = ${JSON.stringify(c.advantageMix)}: expected one of ${ADVANTAGE_MIXES.join(', ')}`);
   if (typeof c.exhaustedInGradient !== 'boolean') throw new ConfigError(`config.exhaustedInGradient = ${JSON.stringify(c.exhaustedInGradient)}: expected true or false`);

@@ -58,6 +58,8 @@ interface Rollout {
   readonly qc: Float32Array;
   /** Q_C of the filter's first candidate (a plain sample of π_old). */
   readonly firstQc: Float32Array;
+  /** The filter's first candidate a₀ (for `lambdaRiskCritic: plain`). */
+  readonly firstAct: Float32Array;
   /** 1 where the filter fell back (no candidate passed). */
   readonly exhausted: Uint8Array;
 }
@@ -75,6 +77,8 @@ export class CscLearner implements Learner {
   readonly value: ValueFunction;
   /** Q_C: the CQL critic (csc), an ensemble (qensemble), or none (trpo). */
   readonly critic: SafetyCritic | CriticEnsemble | null;
+  /** The plain (α = 0) critic λ's risk estimate reads with `lambdaRiskCritic: plain`, else null. */
+  readonly riskCritic: SafetyCritic | null;
   readonly replay: ReplayBuffer | null;
   /** Writes the rollout into D_env as `criticNStep`-step tuples. */
   private readonly nstep: NStepWriter | null;
@@ -137,6 +141,7 @@ export class CscLearner implements Learner {
       case 'sac':
         throw new RangeError('CscLearner: algo sac is trained by SacLearner (src/algos/sac.ts)');
     }
+    this.riskCritic = c.algo === 'csc' && c.lambdaRiskCritic === 'plain' ? new SafetyCritic({ ...criticConfig, alpha: 0 }, initRng) : null;
     this.replay = this.critic === null ? null : new ReplayBuffer(c.replayCapacity, obsSize, actSize);
     this.nstep = this.replay === null ? null : new NStepWriter(this.replay, c.numEnvs, c.criticNStep, c.gamma);
     this.horizon = c.stepsPerEpoch / c.numEnvs;
@@ -153,6 +158,7 @@ export class CscLearner implements Learner {
       dropped: new Uint8Array(rows),
       qc: new Float32Array(rows),
       firstQc: new Float32Array(rows),
+      firstAct: new Float32Array(rows * actSize),
       exhausted: new Uint8Array(rows),
     };
     this.episodeReturn = new Float64Array(c.numEnvs);
@@ -249,6 +255,7 @@ export class CscLearner implements Learner {
       R.qc.set(decision.qc, row);
       R.exhausted.set(decision.exhausted, row);
       R.firstQc.set(decision.firstQc, row);
+      R.firstAct.set(decision.firstAction, row * A);
       for (let e = 0; e < N; e++) {
         const i = row + e;
         const isDropped = step.dropped[e] === 1;
@@ -309,7 +316,9 @@ export class CscLearner implements Learner {
       for (let u = 0; u < c.criticUpdatesPerEpoch; u++) {
         if (this.critic instanceof SafetyCritic) {
           const batch = this.replay.sample(c.criticBatch, this.updateRng);
-          sum += this.critic.update(batch, this.policySamples(batch.obs, batch.nextObs, batch.n), this.nextValue()).loss;
+          const samples = this.policySamples(batch.obs, batch.nextObs, batch.n);
+          sum += this.critic.update(batch, samples, this.nextValue()).loss;
+          this.riskCritic?.update(batch, samples, this.nextValue());
         } else {
           sum += this.critic.updateFrom(this.replay, c.criticBatch, (o, o2, n) => this.policySamples(o, o2, n), this.updateRng).loss;
         }
@@ -495,6 +504,8 @@ export class CscLearner implements Learner {
     const q = critic.predict(obs, act, n);
     // M + 1 samples per state in one pass: the first M estimate V_C(s), the last is a ∼ π_old.
     const qPi = critic.predictCandidates(obs, n, this.sampleActions(obs, n, M + 1), M + 1);
+    // λ's `behaviour` estimate from the plain critic: Q(s, a₀) − Q(s, a_exec), 0 where a₀ ran.
+    const risk = this.riskCritic === null ? null : { first: this.riskCritic.predict(obs, this.rollout.firstAct, n), executed: this.riskCritic.predict(obs, act, n) };
     const advantage = new Float32Array(n);
     let underPolicy = 0;
     let overBehaviour = 0;
@@ -506,7 +517,7 @@ export class CscLearner implements Learner {
       advantage[i] = q[i]! - v;
       if (!this.rollout.dropped[i]) {
         underPolicy += qPi[i * (M + 1) + M]! - v;
-        const d = this.rollout.firstQc[i]! - this.rollout.qc[i]!;
+        const d = risk === null ? this.rollout.firstQc[i]! - this.rollout.qc[i]! : risk.first[i]! - risk.executed[i]!;
         if (Number.isFinite(d)) overBehaviour += d;
         count++;
       }
@@ -541,6 +552,7 @@ export class CscLearner implements Learner {
       const tag = critics.length === 1 && this.critic instanceof SafetyCritic ? 'critic' : `critic${e}`;
       nets.push({ prefix: tag, net: q.net }, { prefix: `${tag}-target`, net: q.target });
     });
+    if (this.riskCritic !== null) nets.push({ prefix: 'risk-critic', net: this.riskCritic.net }, { prefix: 'risk-critic-target', net: this.riskCritic.target });
     return nets;
   }
 
@@ -548,6 +560,7 @@ export class CscLearner implements Learner {
   private adamSlots(): AdamSlot[] {
     const slots = [this.value.adamSlot('value')];
     if (this.critic !== null) slots.push(this.critic.adamSlot(this.critic instanceof SafetyCritic ? 'critic' : 'critics'));
+    if (this.riskCritic !== null) slots.push(this.riskCritic.adamSlot('risk-critic'));
     return slots;
   }
 
@@ -611,6 +624,7 @@ export class CscLearner implements Learner {
     this.policy.dispose();
     this.value.dispose();
     this.critic?.dispose();
+    this.riskCritic?.dispose();
   }
 
   /** Last ε used for collection. */

@@ -60,6 +60,8 @@ export interface FilterOutput extends FilterResult {
    * over states estimates how much riskier π is than the filtered behaviour.
    */
   readonly firstQc: Float32Array;
+  /** The first candidate a₀ of each state, clipped as executed (`n × A`). */
+  readonly firstAction: Float32Array;
 }
 
 /** Decides one action per state; see the module comment. */
@@ -130,6 +132,7 @@ export function filterActions(input: FilterInput): FilterOutput {
   const rawActions = new Float32Array(n * A);
   const qc = new Float32Array(n);
   const firstQc = new Float32Array(n);
+  const firstAction = new Float32Array(n * A);
   const exhausted = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     let k = chosen[i]!;
@@ -143,8 +146,9 @@ export function filterActions(input: FilterInput): FilterOutput {
     rawActions.set(raw.subarray(o, o + A), i * A);
     qc[i] = q[i * K + k]!;
     firstQc[i] = q[i * K]!;
+    firstAction.set(clipped.subarray(i * K * A, (i * K + 1) * A), i * A);
   }
-  return { actions, rawActions, qc, tried, exhausted, firstQc };
+  return { actions, rawActions, qc, tried, exhausted, firstQc, firstAction };
 }
 
 /**
