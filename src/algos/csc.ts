@@ -255,7 +255,7 @@ export class CscLearner implements Learner {
       R.qc.set(decision.qc, row);
       R.exhausted.set(decision.exhausted, row);
       R.firstQc.set(decision.firstQc, row);
-      R.firstAct.set(decision.firstAction, row * A);
+      if (this.riskCritic !== null) R.firstAct.set(decision.firstAction, row * A);
       for (let e = 0; e < N; e++) {
         const i = row + e;
         const isDropped = step.dropped[e] === 1;
