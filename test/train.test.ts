@@ -306,3 +306,13 @@ test("λ's behaviour estimate reads the filter's own Q_C by default and the plai
   conservative.learner.dispose();
   plain.learner.dispose();
 });
+
+test('criticGap reports the CQL term’s gap E_π Q_C − E_D Q_C: a number with α > 0, NaN without the term or the critic', async () => {
+  const cql = await runEpochs(small({ epochs: 2 }));
+  const bellman = await runEpochs(small({ epochs: 1, cqlAlpha: 0 }));
+  const trpo = await runEpochs(small({ algo: 'trpo', epochs: 1 }));
+  for (const m of cql.metrics) assert.ok(Number.isFinite(m.criticGap) && m.criticGap! > -1 && m.criticGap! < 1, `criticGap ${m.criticGap}`);
+  assert.ok(Number.isNaN(bellman.metrics[0]!.criticGap), `α = 0: ${bellman.metrics[0]!.criticGap}`);
+  assert.ok(Number.isNaN(trpo.metrics[0]!.criticGap), `trpo: ${trpo.metrics[0]!.criticGap}`);
+  for (const l of [cql.learner, bellman.learner, trpo.learner]) l.dispose();
+});

@@ -311,19 +311,25 @@ export class CscLearner implements Learner {
 
     // 4. Safety critic by CQL(ζ) (eq. 2) on D_env.
     let criticLoss = Number.NaN;
+    let criticGap = Number.NaN;
     if (this.critic !== null && this.replay !== null && this.replay.size > 0 && c.criticUpdatesPerEpoch > 0) {
       let sum = 0;
+      let gapSum = 0;
       for (let u = 0; u < c.criticUpdatesPerEpoch; u++) {
         if (this.critic instanceof SafetyCritic) {
           const batch = this.replay.sample(c.criticBatch, this.updateRng);
           const samples = this.policySamples(batch.obs, batch.nextObs, batch.n);
-          sum += this.critic.update(batch, samples, this.nextValue()).loss;
+          const stats = this.critic.update(batch, samples, this.nextValue());
+          sum += stats.loss;
+          gapSum += stats.gap;
           this.riskCritic?.update(batch, samples, this.nextValue());
         } else {
           sum += this.critic.updateFrom(this.replay, c.criticBatch, (o, o2, n) => this.policySamples(o, o2, n), this.updateRng).loss;
         }
       }
       criticLoss = sum / c.criticUpdatesPerEpoch;
+      // NaN for an ensemble (never summed) and for α = 0 (the update does not compute it).
+      if (this.critic instanceof SafetyCritic) criticGap = gapSum / c.criticUpdatesPerEpoch;
     }
     clock.lap('critic');
 
@@ -459,6 +465,7 @@ export class CscLearner implements Learner {
       avgFailuresWindow: windowed,
       rewardAdvantageSpread: spread.reward,
       costTermSpread: spread.cost,
+      criticGap,
       droppedEpisodes: dropped,
       wallS,
       stepsPerS: validSteps / wallS,

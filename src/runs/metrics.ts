@@ -63,6 +63,11 @@ export interface EpochMetrics {
   readonly rewardAdvantageSpread?: number;
   /** Standard deviation of λ′Â_C over the same samples: against `rewardAdvantageSpread`, how much of the step the cost term steers. */
   readonly costTermSpread?: number;
+  /**
+   * E_{a∼π}Q_C − E_{a∼D}Q_C over the epoch's critic updates: the gap CQL's term opens between π's
+   * samples and the actions stored in D_env (NaN without a single CQL critic, or with α = 0).
+   */
+  readonly criticGap?: number;
   /** The reliability curve behind `calibrationError` (metrics.jsonl only, not the CSV). */
   readonly calibration?: readonly CalibrationBin[];
 }
@@ -78,7 +83,7 @@ export interface CalibrationBin {
 }
 
 /** The scalar metrics that older run folders may lack (read back as NaN). */
-export const OPTIONAL_METRIC_FIELDS: readonly (keyof EpochMetrics)[] = ['filterExhaustedFraction', 'filterFirstAcceptRate', 'actionDeviation', 'calibrationError', 'policyRisk', 'avgFailuresWindow', 'rewardAdvantageSpread', 'costTermSpread'];
+export const OPTIONAL_METRIC_FIELDS: readonly (keyof EpochMetrics)[] = ['filterExhaustedFraction', 'filterFirstAcceptRate', 'actionDeviation', 'calibrationError', 'policyRisk', 'avgFailuresWindow', 'rewardAdvantageSpread', 'costTermSpread', 'criticGap'];
 
 /** Column order of `metrics.csv`. */
 export const METRIC_FIELDS: readonly (keyof EpochMetrics)[] = [

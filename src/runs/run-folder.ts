@@ -186,6 +186,7 @@ function buildMetrics(r: FieldReader): EpochMetrics {
     avgFailuresWindow: r.opt('avgFailuresWindow'),
     rewardAdvantageSpread: r.opt('rewardAdvantageSpread'),
     costTermSpread: r.opt('costTermSpread'),
+    criticGap: r.opt('criticGap'),
   };
 }
 
