@@ -316,3 +316,18 @@ test('criticGap reports the CQL term’s gap E_π Q_C − E_D Q_C: a number with
   assert.ok(Number.isNaN(trpo.metrics[0]!.criticGap), `trpo: ${trpo.metrics[0]!.criticGap}`);
   for (const l of [cql.learner, bellman.learner, trpo.learner]) l.dispose();
 });
+
+test('rejectedInGradient: π’s turned-away first samples move the policy step while λ > 0, and change nothing at λ = 0', async () => {
+  // ε = 0 turns away nearly every first sample; λ is held (η_λ = 0) at 0 or at 0.5.
+  const base = { epochs: 1, epsilonRule: 'fixed', epsilonFixed: 0, filterCandidates: 4, filterProbe: 1, lambdaLr: 0 } as const;
+  const policyAfter = async (o: Partial<LearnerConfig>): Promise<number[]> => {
+    const { learner } = await runEpochs(small({ ...base, ...o }));
+    const w = Array.from(learner.policy.getFlat());
+    learner.dispose();
+    return w;
+  };
+  assert.deepEqual(await policyAfter({ lambdaInit: 0, rejectedInGradient: true }), await policyAfter({ lambdaInit: 0 }));
+  const off = await policyAfter({ lambdaInit: 0.5 });
+  const on = await policyAfter({ lambdaInit: 0.5, rejectedInGradient: true });
+  assert.notDeepEqual(on, off);
+});

@@ -60,11 +60,17 @@ for (const [field, value, pattern] of [
   ['lambdaAdvantage', 'paper', /config.lambdaAdvantage = "paper": expected one of fresh, behaviour, observed/],
   ['lambdaRiskCritic', 'cql', /config.lambdaRiskCritic = "cql": expected one of conservative, plain/],
   ['advantageMix', 'scaled', /config.advantageMix = "scaled": expected one of paper, normalised/],
+  ['rejectedInGradient', 1, /config.rejectedInGradient = 1: expected true or false/],
 ] as const) {
   test(`a bad ${field} is refused with the field, the value and what was expected`, () => {
     assert.throws(() => resolveConfig({ [field]: value }), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));
   });
 }
+
+test('rejectedInGradient needs the paper mix: the turned-away proposals carry −λ′Â_C unstandardised', () => {
+  assert.throws(() => resolveConfig({ rejectedInGradient: true, advantageMix: 'normalised' }), /config.rejectedInGradient = true needs advantageMix 'paper' \(got "normalised"\)/);
+  assert.equal(resolveConfig({ rejectedInGradient: true }).rejectedInGradient, true);
+});
 
 test('stepsPerEpoch must split evenly over the envs, and the message proposes a fix', () => {
   assert.throws(() => resolveConfig({ numEnvs: 16, stepsPerEpoch: 1000 }), /not a multiple of numEnvs = 16; use 1008/);

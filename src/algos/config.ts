@@ -232,6 +232,13 @@ export interface LearnerConfig {
    * is not drawn from π_old, so eq. 8's likelihood ratio does not hold for it.
    */
   readonly exhaustedInGradient: boolean;
+  /**
+   * π's own first candidate a₀ (a plain sample of π_old), where the filter turned it away, also
+   * enters the policy gradient, with the cost term alone: Ã = −λ′Â_C(s, a₀), its reward advantage
+   * unknown (it never ran) and taken at its expectation, 0. So π learns from what it proposes, not
+   * only from what the filter let run. Needs `advantageMix: paper`; no rows while λ = 0. Default false.
+   */
+  readonly rejectedInGradient: boolean;
 
   /** TensorFlow.js backend. */
   readonly backend: BackendChoice;
@@ -310,6 +317,7 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   lambdaRiskCritic: 'conservative',
   advantageMix: 'paper',
   exhaustedInGradient: false,
+  rejectedInGradient: false,
   backend: 'auto',
   sacLr: 3e-4,
   sacBatch: 256,
@@ -398,6 +406,8 @@ export function resolveConfig(overrides: Partial<LearnerConfig> = {}, preset: Pr
   if (!LAMBDA_ADVANTAGES.includes(c.lambdaAdvantage)) throw new ConfigError(`config.lambdaAdvantage = ${JSON.stringify(c.lambdaAdvantage)}: expected one of ${LAMBDA_ADVANTAGES.join(', ')}`);
   if (!ADVANTAGE_MIXES.includes(c.advantageMix)) throw new ConfigError(`config.advantageMix = ${JSON.stringify(c.advantageMix)}: expected one of ${ADVANTAGE_MIXES.join(', ')}`);
   if (typeof c.exhaustedInGradient !== 'boolean') throw new ConfigError(`config.exhaustedInGradient = ${JSON.stringify(c.exhaustedInGradient)}: expected true or false`);
+  if (typeof c.rejectedInGradient !== 'boolean') throw new ConfigError(`config.rejectedInGradient = ${JSON.stringify(c.rejectedInGradient)}: expected true or false`);
+  if (c.rejectedInGradient && c.advantageMix !== 'paper') throw new ConfigError(`config.rejectedInGradient = true needs advantageMix 'paper' (got ${JSON.stringify(c.advantageMix)}): the rejected proposals carry −λ′Â_C unstandardised`);
   if (c.activation !== 'tanh' && c.activation !== 'relu') throw new ConfigError(`config.activation = ${JSON.stringify(c.activation)}: expected 'tanh' or 'relu'`);
   for (const key of ['policyHidden', 'valueHidden', 'criticHidden'] as const) {
     const h = c[key];

@@ -35,7 +35,7 @@ import { type FilterSettings, PolicyActor, filterSettingsOf } from './actor.ts';
 import type { LearnerConfig } from './config.ts';
 import { CriticEnsemble } from './critic-ensemble.ts';
 import type { DeployedPolicy } from './deploy.ts';
-import { lambdaEpochStep, lambdaPrime, mixAdvantages } from './lagrange.ts';
+import { lambdaEpochStep, lambdaPrime, mixAdvantages, proposalCostAdvantage } from './lagrange.ts';
 import type { Learner } from './learner.ts';
 import { naturalGradientStep } from './natural-gradient.ts';
 import { type NextValue, type PolicySamples, SafetyCritic, type SafetyCriticConfig, meanNextValue } from './safety-critic.ts';
@@ -58,8 +58,11 @@ interface Rollout {
   readonly qc: Float32Array;
   /** Q_C of the filter's first candidate (a plain sample of π_old). */
   readonly firstQc: Float32Array;
-  /** The filter's first candidate a₀ (for `lambdaRiskCritic: plain`). */
+  /** The filter's first candidate a₀, clipped and as sampled (for `lambdaRiskCritic: plain` and `rejectedInGradient`). */
   readonly firstAct: Float32Array;
+  readonly firstRaw: Float32Array;
+  /** 1 where the filter did not execute a₀ (a later candidate or the fallback ran). */
+  readonly firstRejected: Uint8Array;
   /** 1 where the filter fell back (no candidate passed). */
   readonly exhausted: Uint8Array;
 }
@@ -159,6 +162,8 @@ export class CscLearner implements Learner {
       qc: new Float32Array(rows),
       firstQc: new Float32Array(rows),
       firstAct: new Float32Array(rows * actSize),
+      firstRaw: new Float32Array(rows * actSize),
+      firstRejected: new Uint8Array(rows),
       exhausted: new Uint8Array(rows),
     };
     this.episodeReturn = new Float64Array(c.numEnvs);
@@ -255,7 +260,9 @@ export class CscLearner implements Learner {
       R.qc.set(decision.qc, row);
       R.exhausted.set(decision.exhausted, row);
       R.firstQc.set(decision.firstQc, row);
-      if (this.riskCritic !== null) R.firstAct.set(decision.firstAction, row * A);
+      if (this.riskCritic !== null || c.rejectedInGradient) R.firstAct.set(decision.firstAction, row * A);
+      if (c.rejectedInGradient) R.firstRaw.set(decision.firstRawAction, row * A);
+      for (let e = 0; e < N; e++) R.firstRejected[row + e] = decision.exhausted[e] || decision.tried[e] !== 1 ? 1 : 0;
       for (let e = 0; e < N; e++) {
         const i = row + e;
         const isDropped = step.dropped[e] === 1;
@@ -368,14 +375,36 @@ export class CscLearner implements Learner {
     // every action of the state, so it reweights states (as ρ_old already approximates) and is
     // left out.
     const pgRows = c.exhaustedInGradient ? valid : valid.filter((i) => R.exhausted[i] === 0);
-    const np = pgRows.length;
-    const pObs = pgRows === valid ? bObs : new Float32Array(np * D);
+    // `rejectedInGradient`: π's turned-away first samples a₀ as further rows, −λ′Â_C(s, a₀) each.
+    const rejRows = c.rejectedInGradient && cost !== null && lp > 0 ? valid.filter((i) => R.firstRejected[i] === 1) : [];
+    const np = pgRows.length + rejRows.length;
+    const pObs = pgRows === valid && rejRows.length === 0 ? bObs : new Float32Array(np * D);
     const pRaw = new Float32Array(np * A);
     pgRows.forEach((i, k) => {
       if (pObs !== bObs) pObs.set(R.obs.subarray(i * D, (i + 1) * D), k * D);
       pRaw.set(R.raw.subarray(i * A, (i + 1) * A), k * A);
     });
-    const pAdv = mixAdvantages(advR, advC, this.lambda, c.gamma, pgRows, c.advantageMix);
+    const mixed = mixAdvantages(advR, advC, this.lambda, c.gamma, pgRows, c.advantageMix);
+    let pAdv = mixed;
+    if (rejRows.length > 0) {
+      const m = rejRows.length;
+      const sObs = new Float32Array(m * D);
+      const sAct = new Float32Array(m * A);
+      const vc = new Float32Array(m);
+      rejRows.forEach((i, k) => {
+        sObs.set(R.obs.subarray(i * D, (i + 1) * D), k * D);
+        sAct.set(R.firstAct.subarray(i * A, (i + 1) * A), k * A);
+        vc[k] = cost!.value[i]!;
+      });
+      const adv = proposalCostAdvantage(this.critic!.predict(sObs, sAct, m), vc, this.lambda, c.gamma);
+      pObs.set(sObs, pgRows.length * D);
+      rejRows.forEach((i, k) => {
+        pRaw.set(R.firstRaw.subarray(i * A, (i + 1) * A), (pgRows.length + k) * A);
+      });
+      pAdv = new Float32Array(np);
+      pAdv.set(mixed);
+      pAdv.set(adv, pgRows.length);
+    }
     const spread = advantageTermSpread(advR, advC, lp, pgRows);
     standardise(pAdv);
     clock.lap('batch');
@@ -505,7 +534,7 @@ export class CscLearner implements Learner {
    * estimate). Where a₀ was accepted the term is exactly 0, so neither sampling noise nor CQL's
    * push-down of the data's own actions enters it outside the filter's interventions.
    */
-  private costAdvantage(obs: Float32Array, act: Float32Array, n: number): { advantage: Float32Array; meanUnderPolicy: number; policyOverBehaviour: number } {
+  private costAdvantage(obs: Float32Array, act: Float32Array, n: number): { advantage: Float32Array; value: Float32Array; meanUnderPolicy: number; policyOverBehaviour: number } {
     const critic = this.critic!;
     const M = this.config.costAdvantageSamples;
     const q = critic.predict(obs, act, n);
@@ -514,6 +543,7 @@ export class CscLearner implements Learner {
     // λ's `behaviour` estimate from the plain critic: Q(s, a₀) − Q(s, a_exec), 0 where a₀ ran.
     const risk = this.riskCritic === null ? null : { first: this.riskCritic.predict(obs, this.rollout.firstAct, n), executed: this.riskCritic.predict(obs, act, n) };
     const advantage = new Float32Array(n);
+    const value = new Float32Array(n);
     let underPolicy = 0;
     let overBehaviour = 0;
     let count = 0;
@@ -521,6 +551,7 @@ export class CscLearner implements Learner {
       let s = 0;
       for (let j = 0; j < M; j++) s += qPi[i * (M + 1) + j]!;
       const v = s / M;
+      value[i] = v;
       advantage[i] = q[i]! - v;
       if (!this.rollout.dropped[i]) {
         underPolicy += qPi[i * (M + 1) + M]! - v;
@@ -529,7 +560,7 @@ export class CscLearner implements Learner {
         count++;
       }
     }
-    return { advantage, meanUnderPolicy: count > 0 ? underPolicy / count : 0, policyOverBehaviour: count > 0 ? overBehaviour / count : 0 };
+    return { advantage, value, meanUnderPolicy: count > 0 ? underPolicy / count : 0, policyOverBehaviour: count > 0 ? overBehaviour / count : 0 };
   }
 
   /** How the critic's Bellman target reduces m samples of π at s′ (eq. 2's E_{a′}). */

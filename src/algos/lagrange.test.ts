@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../core/rng.ts';
-import { lambdaEpochStep, mixAdvantages, updateLambda } from './lagrange.ts';
+import { lambdaEpochStep, mixAdvantages, proposalCostAdvantage, updateLambda } from './lagrange.ts';
 
 const base = { lambda: 1, lr: 0.04, gamma: 0.99, chi: 0.05, meanCostAdvantage: 0 };
 
@@ -137,4 +137,12 @@ test('normalised mix: (z(Â_R) − λ·z(Â_C))/(1+λ), each term standardised o
   assert.ok(Math.abs(flat[0]! + 1 / 3) < 1e-6 && Math.abs(flat[1]! - 1 / 3) < 1e-6, flat.join(', '));
   const none = mixAdvantages(advR, advC, 0, 0.99, [0, 1], 'normalised');
   assert.deepEqual([...none], [-1, 1]);
+});
+
+test('a turned-away proposal weighs −λ′(Q_C(s, a₀) − V_C(s)) by hand, λ′ = λ/(1−γ)', () => {
+  // λ = 0.5, γ = 0.99: λ′ = 50. Q = 0.3 over V_C = 0.1 → −10; Q = 0.1 under V_C = 0.2 → +5.
+  const adv = proposalCostAdvantage(Float32Array.from([0.3, 0.1]), Float32Array.from([0.1, 0.2]), 0.5, 0.99);
+  assert.ok(Math.abs(adv[0]! + 10) < 1e-4 && Math.abs(adv[1]! - 5) < 1e-4, Array.from(adv).join(', '));
+  assert.deepEqual(Array.from(proposalCostAdvantage(Float32Array.from([0.9]), Float32Array.from([0.1]), 0, 0.99)), [-0]);
+  assert.throws(() => proposalCostAdvantage(new Float32Array(2), new Float32Array(3), 1, 0.99), /2 Q values but 3 values V_C/);
 });

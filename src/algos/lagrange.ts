@@ -89,6 +89,17 @@ export function mixAdvantages(
   return out;
 }
 
+/**
+ * The policy-gradient weight of a proposal of π_old that the filter turned away (`rejectedInGradient`):
+ * Ã = −λ′Â_C(s, a₀) = −λ/(1−γ)·(Q_C(s, a₀) − V_C(s)), from `q` = Q_C(s, a₀) and `vc` = V_C(s) per
+ * row. Its reward advantage is unknown (a₀ never ran) and enters at its expectation under π_old, 0.
+ */
+export function proposalCostAdvantage(q: Float32Array, vc: Float32Array, lambda: number, gamma: number): Float32Array {
+  if (q.length !== vc.length) throw new RangeError(`proposalCostAdvantage: ${q.length} Q values but ${vc.length} values V_C`);
+  const lp = lambdaPrime(lambda, gamma);
+  return q.map((x, i) => -lp * (x - vc[i]!));
+}
+
 /** One epoch's inputs to λ: the failures seen and the critic's E[Â_C]. */
 export interface LambdaEpochInput {
   readonly lambda: number;

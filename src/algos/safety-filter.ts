@@ -62,6 +62,8 @@ export interface FilterOutput extends FilterResult {
   readonly firstQc: Float32Array;
   /** The first candidate a₀ of each state, clipped as executed (`n × A`). */
   readonly firstAction: Float32Array;
+  /** The same a₀ unclipped, as sampled from π_old (its log-probability for eq. 8), `n × A`. */
+  readonly firstRawAction: Float32Array;
 }
 
 /** Decides one action per state; see the module comment. */
@@ -133,6 +135,7 @@ export function filterActions(input: FilterInput): FilterOutput {
   const qc = new Float32Array(n);
   const firstQc = new Float32Array(n);
   const firstAction = new Float32Array(n * A);
+  const firstRawAction = new Float32Array(n * A);
   const exhausted = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     let k = chosen[i]!;
@@ -147,8 +150,9 @@ export function filterActions(input: FilterInput): FilterOutput {
     qc[i] = q[i * K + k]!;
     firstQc[i] = q[i * K]!;
     firstAction.set(clipped.subarray(i * K * A, (i * K + 1) * A), i * A);
+    firstRawAction.set(raw.subarray(i * K * A, (i * K + 1) * A), i * A);
   }
-  return { actions, rawActions, qc, tried, exhausted, firstQc, firstAction };
+  return { actions, rawActions, qc, tried, exhausted, firstQc, firstAction, firstRawAction };
 }
 
 /**
