@@ -61,7 +61,7 @@ interface Rollout {
   /** The filter's first candidate a₀, clipped and as sampled (for `lambdaRiskCritic: plain` and `rejectedInGradient`). */
   readonly firstAct: Float32Array;
   readonly firstRaw: Float32Array;
-  /** 1 where the filter did not execute a₀ (a later candidate or the fallback ran). */
+  /** 1 where the filter did not execute a₀ (a later candidate or the fallback ran); with `rejectedInGradient` only. */
   readonly firstRejected: Uint8Array;
   /** 1 where the filter fell back (no candidate passed). */
   readonly exhausted: Uint8Array;
@@ -261,8 +261,10 @@ export class CscLearner implements Learner {
       R.exhausted.set(decision.exhausted, row);
       R.firstQc.set(decision.firstQc, row);
       if (this.riskCritic !== null || c.rejectedInGradient) R.firstAct.set(decision.firstAction, row * A);
-      if (c.rejectedInGradient) R.firstRaw.set(decision.firstRawAction, row * A);
-      for (let e = 0; e < N; e++) R.firstRejected[row + e] = decision.exhausted[e] || decision.tried[e] !== 1 ? 1 : 0;
+      if (c.rejectedInGradient) {
+        R.firstRaw.set(decision.firstRawAction, row * A);
+        for (let e = 0; e < N; e++) R.firstRejected[row + e] = decision.exhausted[e] || decision.tried[e] !== 1 ? 1 : 0;
+      }
       for (let e = 0; e < N; e++) {
         const i = row + e;
         const isDropped = step.dropped[e] === 1;
@@ -387,23 +389,21 @@ export class CscLearner implements Learner {
     const mixed = mixAdvantages(advR, advC, this.lambda, c.gamma, pgRows, c.advantageMix);
     let pAdv = mixed;
     if (rejRows.length > 0) {
+      // The rows go straight after pgRows' in pObs/pRaw; Q_C reads their states from there.
       const m = rejRows.length;
-      const sObs = new Float32Array(m * D);
+      const at = pgRows.length;
       const sAct = new Float32Array(m * A);
       const vc = new Float32Array(m);
       rejRows.forEach((i, k) => {
-        sObs.set(R.obs.subarray(i * D, (i + 1) * D), k * D);
+        pObs.set(R.obs.subarray(i * D, (i + 1) * D), (at + k) * D);
+        pRaw.set(R.firstRaw.subarray(i * A, (i + 1) * A), (at + k) * A);
         sAct.set(R.firstAct.subarray(i * A, (i + 1) * A), k * A);
         vc[k] = cost!.value[i]!;
       });
-      const adv = proposalCostAdvantage(this.critic!.predict(sObs, sAct, m), vc, this.lambda, c.gamma);
-      pObs.set(sObs, pgRows.length * D);
-      rejRows.forEach((i, k) => {
-        pRaw.set(R.firstRaw.subarray(i * A, (i + 1) * A), (pgRows.length + k) * A);
-      });
+      const adv = proposalCostAdvantage(this.critic!.predict(pObs.subarray(at * D), sAct, m), vc, this.lambda, c.gamma);
       pAdv = new Float32Array(np);
       pAdv.set(mixed);
-      pAdv.set(adv, pgRows.length);
+      pAdv.set(adv, at);
     }
     const spread = advantageTermSpread(advR, advC, lp, pgRows);
     standardise(pAdv);
