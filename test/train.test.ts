@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type LearnerConfig, resolveConfig } from '../src/algos/config.ts';
 import { CscLearner } from '../src/algos/csc.ts';
+import { SafetyCritic } from '../src/algos/safety-critic.ts';
 import { loadDeployedPolicy } from '../src/algos/load.ts';
 import type { VecEnv } from '../src/envs/env.ts';
 import { PointNavVecEnv } from '../src/envs/point-nav.ts';
@@ -315,6 +316,23 @@ test('criticGap reports the CQL term’s gap E_π Q_C − E_D Q_C: a number with
   assert.ok(Number.isNaN(bellman.metrics[0]!.criticGap), `α = 0: ${bellman.metrics[0]!.criticGap}`);
   assert.ok(Number.isNaN(trpo.metrics[0]!.criticGap), `trpo: ${trpo.metrics[0]!.criticGap}`);
   for (const l of [cql.learner, bellman.learner, trpo.learner]) l.dispose();
+});
+
+test('cqlAlphaLr: CQL’s α moves within [0, cqlAlpha] on the gap, is reported as cqlAlpha, and resumes from a checkpoint', async () => {
+  const fixed = await runEpochs(small({ epochs: 2 }));
+  for (const m of fixed.metrics) assert.equal(m.cqlAlpha, 0.5);
+  // τ far below any gap CQL opens: α can only fall, by η_α(gap − τ) per critic update.
+  const bounded = await runEpochs(small({ epochs: 2, cqlAlphaLr: 0.05, cqlGapTarget: -0.9 }));
+  const [a0, a1] = bounded.metrics.map((m) => m.cqlAlpha!);
+  assert.ok(a0! < 0.5 && a1! < a0!, `α per epoch ${a0}, ${a1}, from 0.5`);
+  const dir = await mkdtemp(join(tmpdir(), 'csc-alpha-'));
+  await bounded.learner.save(dir);
+  const twin = new CscLearner(small({ epochs: 2, cqlAlphaLr: 0.05, cqlGapTarget: -0.9 }), new PointNavVecEnv(4));
+  await twin.restore(dir);
+  assert.equal((twin.critic as SafetyCritic).alpha, a1);
+  const trpo = await runEpochs(small({ algo: 'trpo', epochs: 1 }));
+  assert.ok(Number.isNaN(trpo.metrics[0]!.cqlAlpha));
+  for (const l of [fixed.learner, bounded.learner, twin, trpo.learner]) l.dispose();
 });
 
 test('rejectedInGradient: π’s turned-away first samples move the policy step while λ > 0, and change nothing at λ = 0', async () => {

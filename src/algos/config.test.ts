@@ -61,6 +61,8 @@ for (const [field, value, pattern] of [
   ['lambdaRiskCritic', 'cql', /config.lambdaRiskCritic = "cql": expected one of conservative, plain/],
   ['advantageMix', 'scaled', /config.advantageMix = "scaled": expected one of paper, normalised/],
   ['rejectedInGradient', 1, /config.rejectedInGradient = 1: expected true or false/],
+  ['cqlAlphaLr', -0.1, /config.cqlAlphaLr = -0.1: expected ≥ 0 \(0 = α fixed\)/],
+  ['cqlGapTarget', 1, /config.cqlGapTarget = 1: expected in \(−1, 1\) \(a gap between two failure probabilities\)/],
 ] as const) {
   test(`a bad ${field} is refused with the field, the value and what was expected`, () => {
     assert.throws(() => resolveConfig({ [field]: value }), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));

@@ -150,8 +150,18 @@ export interface LearnerConfig {
 
   /** η_Q, safety-critic learning rate (2e-4). */
   readonly criticLr: number;
-  /** α of CQL(ζ) (0.5). 0 gives plain Bellman-error critics. */
+  /** α of CQL(ζ) (0.5). 0 gives plain Bellman-error critics. The start value when `cqlAlphaLr` > 0. */
   readonly cqlAlpha: number;
+  /**
+   * η_α: > 0 bounds CQL's lift at π's samples: after each critic update α ← clip(α + η_α(τ −
+   * gap), 0, `cqlAlpha`), gap = E_{a∼π}Q_C − E_{a∼D}Q_C and τ = `cqlGapTarget` (`alphaStep` in
+   * safety-critic.ts). α is eq. 2's while the gap is at most τ and shrinks while CQL lifts π's
+   * samples above the data's by more, so the lift cannot follow π without bound. 0 (default): α
+   * fixed, eq. 2 as printed.
+   */
+  readonly cqlAlphaLr: number;
+  /** τ, the largest gap α is not reduced for (a difference of failure probabilities; read only when `cqlAlphaLr` > 0). */
+  readonly cqlGapTarget: number;
   /** Critic gradient steps per epoch and their minibatch size. */
   readonly criticUpdatesPerEpoch: number;
   readonly criticBatch: number;
@@ -289,6 +299,8 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   valueBatch: 256,
   criticLr: 1e-3,
   cqlAlpha: 0.5,
+  cqlAlphaLr: 0,
+  cqlGapTarget: 0.01,
   criticUpdatesPerEpoch: 400,
   criticBatch: 256,
   criticTargetTau: 0.05,
@@ -356,6 +368,8 @@ const NUMERIC_CHECKS: readonly Check[] = [
   ['valueBatch', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],
   ['criticLr', (v) => v > 0, '> 0'],
   ['cqlAlpha', (v) => v >= 0, '≥ 0'],
+  ['cqlAlphaLr', (v) => v >= 0, '≥ 0 (0 = α fixed)'],
+  ['cqlGapTarget', (v) => v > -1 && v < 1, 'in (−1, 1) (a gap between two failure probabilities)'],
   ['criticUpdatesPerEpoch', (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0'],
   ['criticNStep', (v) => Number.isInteger(v) && v >= 1 && v <= 1000, 'an integer in [1, 1000]'],
   ['criticBatch', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'],

@@ -124,6 +124,8 @@ export class CscLearner implements Learner {
       activation: c.activation,
       lr: c.criticLr,
       alpha: c.cqlAlpha,
+      alphaLr: c.cqlAlphaLr,
+      gapTarget: c.cqlGapTarget,
       gamma: c.gamma,
       targetTau: c.criticTargetTau,
       initFailure: c.criticInitFailure,
@@ -144,7 +146,7 @@ export class CscLearner implements Learner {
       case 'sac':
         throw new RangeError('CscLearner: algo sac is trained by SacLearner (src/algos/sac.ts)');
     }
-    this.riskCritic = c.algo === 'csc' && c.lambdaRiskCritic === 'plain' ? new SafetyCritic({ ...criticConfig, alpha: 0 }, initRng) : null;
+    this.riskCritic = c.algo === 'csc' && c.lambdaRiskCritic === 'plain' ? new SafetyCritic({ ...criticConfig, alpha: 0, alphaLr: 0 }, initRng) : null;
     this.replay = this.critic === null ? null : new ReplayBuffer(c.replayCapacity, obsSize, actSize);
     this.nstep = this.replay === null ? null : new NStepWriter(this.replay, c.numEnvs, c.criticNStep, c.gamma);
     this.horizon = c.stepsPerEpoch / c.numEnvs;
@@ -495,6 +497,7 @@ export class CscLearner implements Learner {
       rewardAdvantageSpread: spread.reward,
       costTermSpread: spread.cost,
       criticGap,
+      cqlAlpha: this.critic instanceof SafetyCritic ? this.critic.alpha : Number.NaN,
       droppedEpisodes: dropped,
       wallS,
       stepsPerS: validSteps / wallS,
@@ -617,6 +620,7 @@ export class CscLearner implements Learner {
         spec: this.spec,
         epoch: this.epochIndex,
         lambda: this.lambda,
+        ...(this.critic instanceof SafetyCritic ? { cqlAlpha: this.critic.alpha } : {}),
         avgFailuresOld: this.avgFailuresOld,
         failureWindow: this.failureWindow.toJSON(),
         epsilon: this.epsilon(),
@@ -642,6 +646,8 @@ export class CscLearner implements Learner {
     };
     this.epochIndex = num('epoch');
     this.lambda = num('lambda');
+    // α moves only with cqlAlphaLr > 0; checkpoints from before it was saved keep the config's α.
+    if (this.critic instanceof SafetyCritic && m.cqlAlpha !== undefined) this.critic.alpha = num('cqlAlpha');
     this.avgFailuresOld = num('avgFailuresOld');
     this.failureWindow.restore(m.failureWindow, dir);
     restoreTotalsAndRng(dir, m, this.totals, this.actRng, this.updateRng);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ReplayBuffer } from '../core/replay.ts';
 import { Rng } from '../core/rng.ts';
 import { initBackend } from '../nn/backend.ts';
-import { SafetyCritic } from './safety-critic.ts';
+import { alphaStep, SafetyCritic, type SafetyCriticConfig } from './safety-critic.ts';
 
 before(async () => {
   await initBackend('auto');
@@ -25,10 +25,10 @@ function dataset(rng: Rng): ReplayBuffer {
   return buf;
 }
 
-function train(alpha: number): { critic: SafetyCritic; gap: number } {
+function train(alpha: number, lagrange: Pick<SafetyCriticConfig, 'alphaLr' | 'gapTarget'> = {}): { critic: SafetyCritic; gap: number } {
   const rng = new Rng(3);
   const buf = dataset(rng);
-  const critic = new SafetyCritic({ obsSize: 1, actSize: 1, hidden: [32, 32], activation: 'tanh', lr: 3e-3, alpha, gamma: 0.9, targetTau: 0.05 }, new Rng(4));
+  const critic = new SafetyCritic({ obsSize: 1, actSize: 1, hidden: [32, 32], activation: 'tanh', lr: 3e-3, alpha, gamma: 0.9, targetTau: 0.05, ...lagrange }, new Rng(4));
   const m = 2;
   const atObs = new Float32Array(64 * m);
   const atNextObs = new Float32Array(64 * m);
@@ -65,6 +65,29 @@ test('CQL(ζ) over-estimates Q_C of policy actions compared with the same critic
   for (const q of cql.critic.predict(obs, acts, n)) assert.ok(q >= 0 && q <= 1);
   cql.critic.dispose();
   plain.critic.dispose();
+});
+
+test('alphaStep: projected step of CQL’s α on the gap within [0, cap], by hand', () => {
+  // clip(α + η(τ − g), 0, cap): a gap above τ lowers α, one below raises it back, never past the cap or below 0.
+  assert.equal(alphaStep(0.5, 0.03, 0.01, 2, 0.5), 0.5 + 2 * (0.01 - 0.03));
+  assert.equal(alphaStep(0.2, 0.002, 0.01, 10, 0.5), 0.2 + 10 * (0.01 - 0.002));
+  assert.equal(alphaStep(0.45, 0, 0.01, 10, 0.5), 0.5);
+  assert.equal(alphaStep(0.01, 0.2, 0.01, 1, 0.5), 0);
+  assert.equal(alphaStep(0.7, 0.9, 0.01, 0, 0.7), 0.7);
+});
+
+test('a moving α holds CQL’s gap near τ where the fixed α opens it wide, and stays at its cap while the gap is below τ', () => {
+  const fixed = train(2);
+  const held = train(2, { alphaLr: 5, gapTarget: 0.02 });
+  assert.ok(held.critic.alpha < 2, `α went ${held.critic.alpha}, expected below its start 2 (the gap was above τ)`);
+  assert.ok(fixed.gap > 0.1 && held.gap < fixed.gap / 2, `gap: fixed α ${fixed.gap.toFixed(3)}, moving α ${held.gap.toFixed(3)} (τ = 0.02)`);
+  assert.ok(Math.abs(held.gap - 0.02) < 0.05, `moving-α gap ${held.gap.toFixed(3)}, τ = 0.02`);
+  // τ above any gap this critic opens: α never leaves its cap, and the critic is the fixed-α one.
+  const capped = train(2, { alphaLr: 5, gapTarget: 1 });
+  assert.equal(capped.critic.alpha, 2);
+  assert.ok(Math.abs(capped.gap - fixed.gap) < 1e-6, `gap ${capped.gap} vs ${fixed.gap}`);
+  assert.throws(() => new SafetyCritic({ obsSize: 1, actSize: 1, hidden: [4], activation: 'tanh', lr: 1e-3, alpha: 0.5, gamma: 0.9, targetTau: 0.05, alphaLr: 1 }, new Rng(0)), /gapTarget/);
+  for (const c of [fixed, held, capped]) c.critic.dispose();
 });
 
 test('the Bellman target learns the failure probability where the data is', () => {

@@ -28,8 +28,19 @@ export interface SafetyCriticConfig {
   readonly activation: Activation;
   /** η_Q (2e-4). */
   readonly lr: number;
-  /** α, weight of the CQL term (0.5; 0 = plain Bellman error). */
+  /** α, weight of the CQL term (0.5; 0 = plain Bellman error); the start value when `alphaLr` > 0. */
   readonly alpha: number;
+  /**
+   * η_α: with η_α > 0, α becomes a multiplier on the gap g = E_{a∼π}Q_C − E_{a∼D}Q_C, capped at
+   * `alpha`: after each update α ← clip(α + η_α(τ − g), 0, `alpha`). While g ≤ τ it stays at
+   * `alpha` (eq. 2 as printed); while CQL lifts π's samples by more than τ it shrinks, so the lift
+   * cannot chase π without bound. Capped, because where the filter passes π's samples D's actions
+   * are π's own and g stays near 0 whatever α is: an uncapped multiplier would grow without end
+   * and lift all the harder once π moves. 0 (default): α fixed.
+   */
+  readonly alphaLr?: number;
+  /** τ, the gap the Lagrangian α holds (read only when `alphaLr` > 0). */
+  readonly gapTarget?: number;
   /** γ (0.99). */
   readonly gamma: number;
   /** Polyak rate of the target network per update (0.005). */
@@ -79,12 +90,21 @@ export interface CriticUpdateStats {
   readonly bellman: number;
   /** E_{a∼π}Q_C − E_{a∼D}Q_C on the batch (the gap CQL widens); NaN when α = 0 (not computed). */
   readonly gap: number;
+  /** α after the update (it moves only with `alphaLr` > 0). */
+  readonly alpha: number;
+}
+
+/** One projected step of CQL's α on the gap g, within [0, cap]: clip(α + η_α(τ − g), 0, cap). */
+export function alphaStep(alpha: number, gap: number, gapTarget: number, alphaLr: number, cap: number): number {
+  return Math.min(cap, Math.max(0, alpha + alphaLr * (gapTarget - gap)));
 }
 
 export class SafetyCritic {
   readonly net: Mlp;
   readonly target: Mlp;
   private readonly optimizer: tf.Optimizer;
+  /** α of the CQL term: `config.alpha`, moved within [0, `config.alpha`] by {@link alphaStep} when `config.alphaLr` > 0. */
+  alpha: number;
 
   constructor(
     readonly config: SafetyCriticConfig,
@@ -100,6 +120,10 @@ export class SafetyCritic {
     this.target = new Mlp(shape, rng, `${name}-target`);
     this.target.copyFrom(this.net);
     this.optimizer = tf.train.adam(config.lr);
+    this.alpha = config.alpha;
+    const lr = config.alphaLr ?? 0;
+    if (!(lr >= 0 && Number.isFinite(lr))) throw new RangeError(`SafetyCritic: alphaLr must be a finite number ≥ 0, got ${lr}`);
+    if (lr > 0 && !Number.isFinite(config.gapTarget)) throw new RangeError(`SafetyCritic: alphaLr > 0 needs a finite gapTarget, got ${config.gapTarget}`);
   }
 
   /** Its Adam optimiser and the variables it updates, for checkpoints (`adam-state.ts`). */
@@ -152,7 +176,9 @@ export class SafetyCritic {
 
   /** One gradient step of CQL(ζ) (eq. 2) on `batch`, then a Polyak step of the target. */
   update(batch: ReplayBatch, samples: PolicySamples, nextValue: NextValue = meanNextValue): CriticUpdateStats {
-    const { obsSize, actSize, alpha, gamma } = this.config;
+    const { obsSize, actSize, gamma } = this.config;
+    const alpha = this.alpha;
+    const alphaLr = this.config.alphaLr ?? 0;
     const { n } = batch;
     const m = samples.m;
     // E_{a′}Q̂_C(s′, a′) from the target network (no gradient), reduced by `nextValue`.
@@ -166,9 +192,9 @@ export class SafetyCritic {
       y[i] = batch.costs[i]! + (Number.isNaN(d) ? gamma : d) * (1 - batch.terminated[i]!) * qNext[i]!;
     }
     // With α > 0 one forward pass serves both terms: per state, the data's action then the m
-    // samples of π (`n × (m + 1)` rows).
+    // samples of π (`n × (m + 1)` rows). A moving α needs the gap even while it sits at 0.
     let both: Float32Array | null = null;
-    if (alpha !== 0) {
+    if (alpha !== 0 || alphaLr > 0) {
       both = new Float32Array(n * (m + 1) * actSize);
       for (let i = 0; i < n; i++) {
         const row = i * (m + 1) * actSize;
@@ -208,7 +234,8 @@ export class SafetyCritic {
       return { loss: l, bellman, gap };
     });
     this.target.softUpdate(this.net, this.config.targetTau);
-    return stats;
+    if (alphaLr > 0 && Number.isFinite(stats.gap)) this.alpha = alphaStep(alpha, stats.gap, this.config.gapTarget!, alphaLr, this.config.alpha);
+    return { ...stats, alpha: this.alpha };
   }
 
   private q(net: Mlp, s: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor1D {

@@ -68,6 +68,8 @@ export interface EpochMetrics {
    * samples and the actions stored in D_env (NaN without a single CQL critic, or with α = 0).
    */
   readonly criticGap?: number;
+  /** CQL's α at the end of the epoch: fixed unless `cqlAlphaLr` > 0 (NaN without a single CQL critic). */
+  readonly cqlAlpha?: number;
   /** The reliability curve behind `calibrationError` (metrics.jsonl only, not the CSV). */
   readonly calibration?: readonly CalibrationBin[];
 }
@@ -83,7 +85,7 @@ export interface CalibrationBin {
 }
 
 /** The scalar metrics that older run folders may lack (read back as NaN). */
-export const OPTIONAL_METRIC_FIELDS: readonly (keyof EpochMetrics)[] = ['filterExhaustedFraction', 'filterFirstAcceptRate', 'actionDeviation', 'calibrationError', 'policyRisk', 'avgFailuresWindow', 'rewardAdvantageSpread', 'costTermSpread', 'criticGap'];
+export const OPTIONAL_METRIC_FIELDS: readonly (keyof EpochMetrics)[] = ['filterExhaustedFraction', 'filterFirstAcceptRate', 'actionDeviation', 'calibrationError', 'policyRisk', 'avgFailuresWindow', 'rewardAdvantageSpread', 'costTermSpread', 'criticGap', 'cqlAlpha'];
 
 /** Column order of `metrics.csv`. */
 export const METRIC_FIELDS: readonly (keyof EpochMetrics)[] = [

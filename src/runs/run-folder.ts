@@ -187,6 +187,7 @@ function buildMetrics(r: FieldReader): EpochMetrics {
     rewardAdvantageSpread: r.opt('rewardAdvantageSpread'),
     costTermSpread: r.opt('costTermSpread'),
     criticGap: r.opt('criticGap'),
+    cqlAlpha: r.opt('cqlAlpha'),
   };
 }
 
