@@ -330,6 +330,11 @@ test('cqlAlphaLr: CQL’s α moves within [0, cqlAlpha] on the gap, is reported 
   const twin = new CscLearner(small({ epochs: 2, cqlAlphaLr: 0.05, cqlGapTarget: -0.9 }), new PointNavVecEnv(4));
   await twin.restore(dir);
   assert.equal((twin.critic as SafetyCritic).alpha, a1);
+  // Resumed with a fixed α, the config's α rules, not the checkpoint's.
+  const fixedTwin = new CscLearner(small({ epochs: 2 }), new PointNavVecEnv(4));
+  await fixedTwin.restore(dir);
+  assert.equal((fixedTwin.critic as SafetyCritic).alpha, 0.5);
+  fixedTwin.dispose();
   const trpo = await runEpochs(small({ algo: 'trpo', epochs: 1 }));
   assert.ok(Number.isNaN(trpo.metrics[0]!.cqlAlpha));
   for (const l of [fixed.learner, bounded.learner, twin, trpo.learner]) l.dispose();

@@ -646,8 +646,9 @@ export class CscLearner implements Learner {
     };
     this.epochIndex = num('epoch');
     this.lambda = num('lambda');
-    // α moves only with cqlAlphaLr > 0; checkpoints from before it was saved keep the config's α.
-    if (this.critic instanceof SafetyCritic && m.cqlAlpha !== undefined) this.critic.alpha = num('cqlAlpha');
+    // A moving α (cqlAlphaLr > 0) is learner state and resumes, within the cap of this config's
+    // cqlAlpha; a fixed α is the config's, as is α from a checkpoint written before α was saved.
+    if (this.critic instanceof SafetyCritic && this.config.cqlAlphaLr > 0 && m.cqlAlpha !== undefined) this.critic.alpha = Math.min(num('cqlAlpha'), this.config.cqlAlpha);
     this.avgFailuresOld = num('avgFailuresOld');
     this.failureWindow.restore(m.failureWindow, dir);
     restoreTotalsAndRng(dir, m, this.totals, this.actRng, this.updateRng);
