@@ -51,7 +51,7 @@ const seed = Number(values.seed);
 const VEL_FORWARD = 8;
 
 interface Row {
-  readonly acting: 'mean, no filter' | 'sampled, filtered';
+  readonly acting: 'mean, no filter' | 'sampled, filtered' | 'sampled, no filter';
   readonly episodes: number;
   readonly stepsPerEpisode: number;
   readonly failuresPerEpisode: number;
@@ -110,7 +110,8 @@ try {
     try {
       const modes: [Row['acting'], ActOptions][] = [
         ['mean, no filter', { filter: false, deterministic: true }],
-        ['sampled, filtered', { filter: true, onExhausted: 'hold' }],
+        // A checkpoint without a critic (TRPO, CPO) samples unfiltered; the label says so.
+        [policy.hasCritic ? 'sampled, filtered' : 'sampled, no filter', { filter: true, onExhausted: 'hold' }],
       ];
       for (const [acting, act] of modes) {
         let speedSum = 0;
