@@ -222,7 +222,7 @@ export class CriticEnsemble {
     });
     this.target.softUpdate(this.net, this.config.targetTau);
     // With α = 0 the loss is the Bellman term; the CQL gap is not computed (NaN, as SafetyCritic).
-    return { loss: total / E, bellman: total / E, gap: NaN, alpha: 0 };
+    return { loss: total / E, bellman: total / E, gap: NaN };
   }
 
   dispose(): void {

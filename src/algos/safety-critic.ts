@@ -39,7 +39,7 @@ export interface SafetyCriticConfig {
    * and lift all the harder once π moves. 0 (default): α fixed.
    */
   readonly alphaLr?: number;
-  /** τ, the gap the Lagrangian α holds (read only when `alphaLr` > 0). */
+  /** τ, the largest gap α is not reduced for (read only when `alphaLr` > 0). */
   readonly gapTarget?: number;
   /** γ (0.99). */
   readonly gamma: number;
@@ -88,10 +88,8 @@ export interface PolicySamples {
 export interface CriticUpdateStats {
   readonly loss: number;
   readonly bellman: number;
-  /** E_{a∼π}Q_C − E_{a∼D}Q_C on the batch (the gap CQL widens); NaN when α = 0 (not computed). */
+  /** E_{a∼π}Q_C − E_{a∼D}Q_C on the batch (the gap CQL widens); NaN when α is fixed at 0 (not computed). */
   readonly gap: number;
-  /** α after the update (it moves only with `alphaLr` > 0). */
-  readonly alpha: number;
 }
 
 /** One projected step of CQL's α on the gap g, within [0, cap]: clip(α + η_α(τ − g), 0, cap). */
@@ -235,7 +233,7 @@ export class SafetyCritic {
     });
     this.target.softUpdate(this.net, this.config.targetTau);
     if (alphaLr > 0 && Number.isFinite(stats.gap)) this.alpha = alphaStep(alpha, stats.gap, this.config.gapTarget!, alphaLr, this.config.alpha);
-    return { ...stats, alpha: this.alpha };
+    return stats;
   }
 
   private q(net: Mlp, s: tf.Tensor2D, a: tf.Tensor2D): tf.Tensor1D {

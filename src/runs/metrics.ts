@@ -65,7 +65,7 @@ export interface EpochMetrics {
   readonly costTermSpread?: number;
   /**
    * E_{a∼π}Q_C − E_{a∼D}Q_C over the epoch's critic updates: the gap CQL's term opens between π's
-   * samples and the actions stored in D_env (NaN without a single CQL critic, or with α = 0).
+   * samples and the actions stored in D_env (NaN without a single CQL critic, or with α fixed at 0).
    */
   readonly criticGap?: number;
   /** CQL's α at the end of the epoch: fixed unless `cqlAlphaLr` > 0 (NaN without a single CQL critic). */
