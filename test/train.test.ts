@@ -354,3 +354,61 @@ test('rejectedInGradient: π’s turned-away first samples move the policy step 
   const on = await policyAfter({ lambdaInit: 0.5, rejectedInGradient: true });
   assert.notDeepEqual(on, off);
 });
+
+test('costAdvantageSource: observed takes eq. 8’s Â_C by GAE on the observed failures with a learned V_C; the critic still filters; V_C round-trips through checkpoints', async () => {
+  // λ held at 0.5 (η_λ = 0), so the cost term enters the policy step with λ′ = 0.5/(1−γ).
+  const base = { epochs: 1, lambdaInit: 0.5, lambdaLr: 0, exhaustedInGradient: true } as const;
+  const observed = await runEpochs(small({ ...base, costAdvantageSource: 'observed' }));
+  const critic = await runEpochs(small(base));
+  assert.equal(critic.learner.costValue, null);
+  // costTermSpread = std over the batch of λ′Â_C, recomputed by hand: GAE on the rollout's
+  // failures against V_C before its first fit (an unrun twin holds those initial weights).
+  type Rollout = { obs: Float32Array; nextObs: Float32Array; failure: Uint8Array; terminated: Uint8Array; done: Uint8Array; dropped: Uint8Array };
+  const r = (observed.learner as unknown as { rollout: Rollout }).rollout;
+  const fresh = new CscLearner(small({ ...base, costAdvantageSource: 'observed' }), new PointNavVecEnv(4));
+  const n = r.dropped.length;
+  const v = fresh.costValue!.predict(r.obs, n);
+  const v2 = fresh.costValue!.predict(r.nextObs, n);
+  const adv = new Float64Array(n);
+  const N = 4;
+  for (let e = 0; e < N; e++) {
+    let next = 0;
+    for (let t = n / N - 1; t >= 0; t--) {
+      const i = t * N + e;
+      const delta = r.failure[i]! + 0.99 * (r.terminated[i] ? 0 : v2[i]!) - v[i]!;
+      next = delta + 0.99 * 0.97 * (r.done[i] ? 0 : next);
+      adv[i] = next;
+    }
+  }
+  const rows = [...adv.keys()].filter((i) => !r.dropped[i]);
+  const lp = 0.5 / (1 - 0.99);
+  const mean = rows.reduce((s, i) => s + lp * adv[i]!, 0) / rows.length;
+  const std = Math.sqrt(rows.reduce((s, i) => s + (lp * adv[i]! - mean) ** 2, 0) / rows.length);
+  const got = observed.metrics[0]!.costTermSpread!;
+  assert.ok(Math.abs(got - std) <= 1e-3 * std, `costTermSpread ${got}, by hand ${std}`);
+  assert.ok(Math.abs(critic.metrics[0]!.costTermSpread! - std) > 1e-3 * std, 'the critic’s Â_C gives another spread');
+  // The critic still filters and λ's estimate still reads it: the rollouts are the same.
+  assert.equal(observed.metrics[0]!.filterFirstAcceptRate, critic.metrics[0]!.filterFirstAcceptRate);
+  assert.equal(observed.metrics[0]!.policyRisk, critic.metrics[0]!.policyRisk);
+  assert.notDeepEqual(Array.from(observed.learner.policy.getFlat()), Array.from(critic.learner.policy.getFlat()));
+
+  const dir = await mkdtemp(join(tmpdir(), 'csc-costv-'));
+  await observed.learner.save(dir);
+  const twin = new CscLearner(small({ ...base, costAdvantageSource: 'observed' }), new PointNavVecEnv(4));
+  await twin.restore(dir);
+  assert.deepEqual(Array.from(twin.costValue!.predict(r.obs, 8)), Array.from(observed.learner.costValue!.predict(r.obs, 8)));
+  const dir2 = await mkdtemp(join(tmpdir(), 'csc-costv-'));
+  await critic.learner.save(dir2);
+  const wants = new CscLearner(small({ ...base, costAdvantageSource: 'observed' }), new PointNavVecEnv(4));
+  await assert.rejects(wants.restore(dir2), /tensor 'cost-value\/0' is missing/);
+  for (const l of [observed.learner, critic.learner, fresh, twin, wants]) l.dispose();
+});
+
+test('costAdvantageSource: observed at λ = 0 leaves the first policy step as it is', async () => {
+  const base = { epochs: 1, lambdaInit: 0, lambdaLr: 0 } as const;
+  const a = await runEpochs(small({ ...base, costAdvantageSource: 'observed' }));
+  const b = await runEpochs(small(base));
+  assert.deepEqual(Array.from(a.learner.policy.getFlat()), Array.from(b.learner.policy.getFlat()));
+  a.learner.dispose();
+  b.learner.dispose();
+});

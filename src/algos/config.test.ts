@@ -36,6 +36,15 @@ test('the filter-only preset is the default with λ held at 0 and no CQL term, n
   assert.equal(c.cqlAlpha, 0);
 });
 
+test('the observed-cost preset is the default with Â_C and λ from the observed failures and CQL’s lift bounded, nothing else', () => {
+  const c = resolveConfig({}, 'observed-cost');
+  const changed = Object.keys(DEFAULT_CONFIG).filter((k) => JSON.stringify(c[k as keyof typeof c]) !== JSON.stringify(DEFAULT_CONFIG[k as keyof typeof DEFAULT_CONFIG]));
+  assert.deepEqual(changed.sort(), ['costAdvantageSource', 'cqlAlphaLr', 'lambdaAdvantage']);
+  assert.equal(c.costAdvantageSource, 'observed');
+  assert.equal(c.lambdaAdvantage, 'observed');
+  assert.equal(c.cqlAlphaLr, 0.1);
+});
+
 test('the default keeps the paper’s γ, δ, η_λ, α, K and line search, and departs where docs/algorithm.md says', () => {
   const c = resolveConfig();
   const p = resolveConfig({}, 'paper');
@@ -61,6 +70,7 @@ for (const [field, value, pattern] of [
   ['lambdaRiskCritic', 'cql', /config.lambdaRiskCritic = "cql": expected one of conservative, plain/],
   ['advantageMix', 'scaled', /config.advantageMix = "scaled": expected one of paper, normalised/],
   ['rejectedInGradient', 1, /config.rejectedInGradient = 1: expected true or false/],
+  ['costAdvantageSource', 'gae', /config.costAdvantageSource = "gae": expected one of critic, observed/],
   ['cqlAlphaLr', -0.1, /config.cqlAlphaLr = -0.1: expected ≥ 0 \(0 = α fixed\)/],
   ['cqlGapTarget', 1, /config.cqlGapTarget = 1: expected in \(−1, 1\) \(a gap between two failure probabilities\)/],
 ] as const) {
@@ -72,6 +82,7 @@ for (const [field, value, pattern] of [
 test('rejectedInGradient needs the paper mix: the turned-away proposals carry −λ′Â_C unstandardised', () => {
   assert.throws(() => resolveConfig({ rejectedInGradient: true, advantageMix: 'normalised' }), /config.rejectedInGradient = true needs advantageMix 'paper' \(got "normalised"\)/);
   assert.equal(resolveConfig({ rejectedInGradient: true }).rejectedInGradient, true);
+  assert.throws(() => resolveConfig({ rejectedInGradient: true, costAdvantageSource: 'observed' }), /config.rejectedInGradient = true needs costAdvantageSource 'critic' \(got "observed"\): a rejected proposal never ran/);
 });
 
 test('stepsPerEpoch must split evenly over the envs, and the message proposes a fix', () => {

@@ -51,6 +51,15 @@ export const LAMBDA_ADVANTAGES: readonly LambdaAdvantage[] = ['fresh', 'behaviou
  * the data's actions. The filter always uses the conservative critic.
  */
 export type LambdaRiskCritic = 'conservative' | 'plain';
+
+/**
+ * Where eq. 8's Â_C comes from: `critic` = Q_C(s,a) − E_{a′∼π}Q_C(s,a′) from the safety critic
+ * (the paper); `observed` = GAE on the observed failure signal c with a learned cost value V_C(s)
+ * (the estimator CPO uses, and the same estimator as Â_R). With `observed` the critic still
+ * filters actions and gives λ's risk estimate; only the policy gradient's cost term changes.
+ */
+export type CostAdvantageSource = 'critic' | 'observed';
+export const COST_ADVANTAGE_SOURCES: readonly CostAdvantageSource[] = ['critic', 'observed'];
 export const LAMBDA_RISK_CRITICS: readonly LambdaRiskCritic[] = ['conservative', 'plain'];
 
 /**
@@ -68,15 +77,23 @@ export const ADVANTAGE_MIXES: readonly AdvantageMix[] = ['paper', 'normalised'];
  * critic (no CQL term), so only the filter keeps exploration safe. docs/algorithm.md and
  * docs/results.md say where each was measured: `filter-only` learns the Panda pushes, which the
  * default does not, but on point-nav it fails about χ times per episode where the default fails
- * ~0.003 (252 failures in 60 epochs against 13).
+ * ~0.003 (252 failures in 60 epochs against 13). `observed-cost` = the filter on a CQL critic
+ * whose lift over the data is bounded (`cqlAlphaLr`), with eq. 8's Â_C and eq. 9's λ from the
+ * failures observed (`costAdvantageSource`, `lambdaAdvantage`): the critic guards exploration,
+ * the observed costs teach π and λ; it is the learner that walks the Laikago at 2M steps.
  */
-export type Preset = 'paper' | 'default' | 'filter-only';
+export type Preset = 'paper' | 'default' | 'filter-only' | 'observed-cost';
 export const PRESETS: Readonly<Record<Preset, Partial<LearnerConfig>>> = {
   default: {},
   'filter-only': {
     lambdaInit: 0,
     lambdaLr: 0,
     cqlAlpha: 0,
+  },
+  'observed-cost': {
+    costAdvantageSource: 'observed',
+    lambdaAdvantage: 'observed',
+    cqlAlphaLr: 0.1,
   },
   paper: {
     epsilonRule: 'paper',
@@ -173,6 +190,8 @@ export interface LearnerConfig {
   readonly replayCapacity: number;
   /** Samples a′ ∼ π for E_{a′}Q_C(s, a′) in Â_C. */
   readonly costAdvantageSamples: number;
+  /** Where eq. 8's Â_C comes from (`CostAdvantageSource`); default `critic`, the paper's. */
+  readonly costAdvantageSource: CostAdvantageSource;
   /** Critics in the Q-ensembles baseline (20) and the aggregation's weight on their spread. */
   readonly ensembleSize: number;
   readonly ensembleStdWeight: number;
@@ -307,6 +326,7 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   criticPolicySamples: 4,
   replayCapacity: 200_000,
   costAdvantageSamples: 8,
+  costAdvantageSource: 'critic',
   ensembleSize: 20,
   ensembleStdWeight: 1,
   lambdaInit: 0,
@@ -421,6 +441,8 @@ export function resolveConfig(overrides: Partial<LearnerConfig> = {}, preset: Pr
   if (!ADVANTAGE_MIXES.includes(c.advantageMix)) throw new ConfigError(`config.advantageMix = ${JSON.stringify(c.advantageMix)}: expected one of ${ADVANTAGE_MIXES.join(', ')}`);
   if (typeof c.exhaustedInGradient !== 'boolean') throw new ConfigError(`config.exhaustedInGradient = ${JSON.stringify(c.exhaustedInGradient)}: expected true or false`);
   if (typeof c.rejectedInGradient !== 'boolean') throw new ConfigError(`config.rejectedInGradient = ${JSON.stringify(c.rejectedInGradient)}: expected true or false`);
+  if (!COST_ADVANTAGE_SOURCES.includes(c.costAdvantageSource)) throw new ConfigError(`config.costAdvantageSource = ${JSON.stringify(c.costAdvantageSource)}: expected one of ${COST_ADVANTAGE_SOURCES.join(', ')}`);
+  if (c.rejectedInGradient && c.costAdvantageSource !== 'critic') throw new ConfigError(`config.rejectedInGradient = true needs costAdvantageSource 'critic' (got ${JSON.stringify(c.costAdvantageSource)}): a rejected proposal never ran, so it has no observed cost`);
   if (c.rejectedInGradient && c.advantageMix !== 'paper') throw new ConfigError(`config.rejectedInGradient = true needs advantageMix 'paper' (got ${JSON.stringify(c.advantageMix)}): the rejected proposals carry −λ′Â_C unstandardised`);
   if (c.activation !== 'tanh' && c.activation !== 'relu') throw new ConfigError(`config.activation = ${JSON.stringify(c.activation)}: expected 'tanh' or 'relu'`);
   for (const key of ['policyHidden', 'valueHidden', 'criticHidden'] as const) {

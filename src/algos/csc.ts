@@ -10,7 +10,8 @@
  *   3. V̂_C^old ← average failures over a window of recent episodes line 10
  *   4. safety critic by CQL(ζ) on D_env, bootstrapping with π or   eq. 2, line 13
  *      through the filter
- *   5. Â_R by GAE; Â_C = Q_C(s,a) − E_{a′∼π}Q_C(s,a′); Ã = Â_R − λ′Â_C    eqs. 5, 8
+ *   5. Â_R by GAE; Â_C = Q_C(s,a) − E_{a′∼π}Q_C(s,a′) (or by GAE on c,    eqs. 5, 8
+ *      `costAdvantageSource: observed`); Ã = Â_R − λ′Â_C
  *   6. natural-gradient policy step with KL line search            eqs. 6–7, A.2
  *   7. value function regression on the GAE returns
  *   8. λ ← max(0, λ + η_λ(E[Â_C]/(1−γ) − χ′))                       eq. 9 (dual ascent), line 14
@@ -82,6 +83,8 @@ export class CscLearner implements Learner {
   readonly critic: SafetyCritic | CriticEnsemble | null;
   /** The plain (α = 0) critic λ's risk estimate reads with `lambdaRiskCritic: plain`, else null. */
   readonly riskCritic: SafetyCritic | null;
+  /** V_C(s) of the observed failure signal, for eq. 8's Â_C by GAE with `costAdvantageSource: observed`, else null. */
+  readonly costValue: ValueFunction | null;
   readonly replay: ReplayBuffer | null;
   /** Writes the rollout into D_env as `criticNStep`-step tuples. */
   private readonly nstep: NStepWriter | null;
@@ -147,6 +150,8 @@ export class CscLearner implements Learner {
         throw new RangeError('CscLearner: algo sac is trained by SacLearner (src/algos/sac.ts)');
     }
     this.riskCritic = c.algo === 'csc' && c.lambdaRiskCritic === 'plain' ? new SafetyCritic({ ...criticConfig, alpha: 0, alphaLr: 0 }, initRng) : null;
+    // Made last, so the other networks' initial weights do not depend on whether it exists.
+    this.costValue = this.critic !== null && c.costAdvantageSource === 'observed' ? new ValueFunction({ obsSize, hidden: c.valueHidden, activation: c.activation, lr: c.valueLr }, initRng) : null;
     this.replay = this.critic === null ? null : new ReplayBuffer(c.replayCapacity, obsSize, actSize);
     this.nstep = this.replay === null ? null : new NStepWriter(this.replay, c.numEnvs, c.criticNStep, c.gamma);
     this.horizon = c.stepsPerEpoch / c.numEnvs;
@@ -361,17 +366,21 @@ export class CscLearner implements Learner {
     });
     clock.lap('advantage.reward');
     const cost = this.critic === null ? null : this.costAdvantage(R.obs, R.act, rows);
+    // `costAdvantageSource: observed`: Â_C by GAE on the failures the rollout saw, V_C learned.
+    const observedCost = this.costValue === null ? null : this.observedCostAdvantage(rows);
     clock.lap('advantage.cost');
-    const advC = cost?.advantage ?? null;
+    const advC = observedCost?.advantages ?? cost?.advantage ?? null;
     const lp = lambdaPrime(this.lambda, c.gamma);
     const valid: number[] = [];
     for (let i = 0; i < rows; i++) if (!R.dropped[i]) valid.push(i);
     const n = valid.length;
     const bObs = new Float32Array(n * D);
     const bRet = new Float32Array(n);
+    const bCostRet = observedCost === null ? null : new Float32Array(n);
     valid.forEach((i, k) => {
       bObs.set(R.obs.subarray(i * D, (i + 1) * D), k * D);
       bRet[k] = returns[i]!;
+      if (bCostRet !== null) bCostRet[k] = observedCost!.returns[i]!;
     });
     // The policy gradient's samples: a fallback action is not a sample of π_old, so unless
     // `exhaustedInGradient` it is left out of eq. 8. An accepted candidate is a sample of π_old
@@ -430,8 +439,9 @@ export class CscLearner implements Learner {
           )
         : { accepted: false, tries: 0, kl: 0 };
 
-    // 7. Value function on the GAE returns.
+    // 7. Value function on the GAE returns (and V_C on the cost's, with `costAdvantageSource: observed`).
     if (n > 0) this.value.fit(bObs, bRet, n, c.valueEpochs, c.valueBatch, this.updateRng);
+    if (n > 0 && bCostRet !== null) this.costValue!.fit(bObs, bCostRet, n, c.valueEpochs, c.valueBatch, this.updateRng);
     clock.lap('valueFit');
 
     // 8. λ by dual ascent (eq. 9): λ ← max(0, λ + η_λ(V̂_C^old + E[Â_C]/(1−γ) − χ)). With the
@@ -566,6 +576,26 @@ export class CscLearner implements Learner {
     return { advantage, value, meanUnderPolicy: count > 0 ? underPolicy / count : 0, policyOverBehaviour: count > 0 ? overBehaviour / count : 0 };
   }
 
+  /**
+   * Â_C by GAE on the observed failure signal c (the rollout's `failure`), with V_C(s) from
+   * `costValue`: the estimator of Â_R applied to the cost, as CPO computes its cost advantage.
+   */
+  private observedCostAdvantage(rows: number): { advantages: Float32Array; returns: Float32Array } {
+    const R = this.rollout;
+    const c = this.config;
+    return gae({
+      steps: this.horizon,
+      numEnvs: c.numEnvs,
+      rewards: Float32Array.from(R.failure),
+      values: this.costValue!.predict(R.obs, rows),
+      nextValues: this.costValue!.predict(R.nextObs, rows),
+      terminated: R.terminated,
+      done: R.done,
+      gamma: c.gamma,
+      lambda: c.gaeLambda,
+    });
+  }
+
   /** How the critic's Bellman target reduces m samples of π at s′ (eq. 2's E_{a′}). */
   private nextValue(): NextValue {
     const c = this.config;
@@ -594,6 +624,7 @@ export class CscLearner implements Learner {
       nets.push({ prefix: tag, net: q.net }, { prefix: `${tag}-target`, net: q.target });
     });
     if (this.riskCritic !== null) nets.push({ prefix: 'risk-critic', net: this.riskCritic.net }, { prefix: 'risk-critic-target', net: this.riskCritic.target });
+    if (this.costValue !== null) nets.push({ prefix: 'cost-value', net: this.costValue.net });
     return nets;
   }
 
@@ -602,6 +633,7 @@ export class CscLearner implements Learner {
     const slots = [this.value.adamSlot('value')];
     if (this.critic !== null) slots.push(this.critic.adamSlot(this.critic instanceof SafetyCritic ? 'critic' : 'critics'));
     if (this.riskCritic !== null) slots.push(this.riskCritic.adamSlot('risk-critic'));
+    if (this.costValue !== null) slots.push(this.costValue.adamSlot('cost-value'));
     return slots;
   }
 
@@ -670,6 +702,7 @@ export class CscLearner implements Learner {
     this.value.dispose();
     this.critic?.dispose();
     this.riskCritic?.dispose();
+    this.costValue?.dispose();
   }
 
   /** Last ε used for collection. */
