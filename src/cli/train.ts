@@ -41,11 +41,14 @@ Options:
                          training (Appendix A.10; format: docs/seed-data.md; csc record makes one)
   --record-transitions FILE  write every transition of this run to a seed-data file (.jsonl,
                          .jsonl.gz, or .mcap: rosbag2, /csc/transition), for --seed-data of later runs
-  --preset NAME          default | paper | filter-only: \`paper\` is Algorithm 1 exactly as printed
+  --preset NAME          default | paper | filter-only | observed-cost: \`paper\` is Algorithm 1 exactly as printed
                          (ε = (1−γ)(χ − V̂_C), lowest-Q_C fallback, Q_C of π, λ from fresh samples);
                          \`filter-only\` keeps λ at 0 and drops the CQL term, so only the filter
                          guards exploration (it learns the Panda pushes, which the default does not;
-                         on point-nav it fails 19× as often, about χ per episode); the default
+                         on point-nav it fails 19× as often, about χ per episode); \`observed-cost\`
+                         takes eq. 8's cost advantage and λ from the failures seen and bounds CQL's
+                         lift (laikago-walk, 2M steps: 0.30–0.47× TRPO's falls at 0.99–1.15× its
+                         reward, 3 seeds); the default
                          is what our measurements picked (docs/algorithm.md, docs/results.md);
                          --set and --config override it
   --set KEY=VALUE        any config field, repeatable (e.g. --set cqlAlpha=0.05)
