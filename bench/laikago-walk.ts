@@ -1,8 +1,10 @@
 /**
  * Laikago walking (issue 11, item 3): how fast and how safely checkpoints walk on `laikago-walk`,
- * through the real sim. For each checkpoint, seeded episodes acting two ways: the policy's mean
- * with no filter, and sampled from π under the checkpoint's Q_C filter (ε of its last epoch, the
- * hold action when no candidate passes, as `csc eval` does). Reports episode length, failures per
+ * through the real sim. For each checkpoint, seeded episodes acting two or three ways: the policy's
+ * mean with no filter; sampled from π under the checkpoint's Q_C filter (ε of its last epoch, the
+ * hold action when no candidate passes, as `csc eval` does by default); and, for a checkpoint with
+ * a critic, the same with the configured fallback where no candidate passes, as it trained
+ * (`csc eval --on-exhausted fallback`). Reports episode length, failures per
  * episode, return and the base's forward speed (observation `vel_forward_m_per_s`, robot frame,
  * averaged over every step), and writes bench/results/laikago-walk[-TAG].json. With `--run DIR`,
  * the JSON also holds that training run's command and its per-epoch reward, failures and λ, with
@@ -51,7 +53,7 @@ const seed = Number(values.seed);
 const VEL_FORWARD = 8;
 
 interface Row {
-  readonly acting: 'mean, no filter' | 'sampled, filtered' | 'sampled, no filter';
+  readonly acting: 'mean, no filter' | 'sampled, filtered' | 'sampled, filtered, fallback' | 'sampled, no filter';
   readonly episodes: number;
   readonly stepsPerEpisode: number;
   readonly failuresPerEpisode: number;
@@ -112,6 +114,9 @@ try {
         ['mean, no filter', { filter: false, deterministic: true }],
         // A checkpoint without a critic (TRPO, CPO) samples unfiltered; the label says so.
         [policy.hasCritic ? 'sampled, filtered' : 'sampled, no filter', { filter: true, onExhausted: 'hold' }],
+        // With a critic, also as it trained: where no candidate passes, the configured fallback
+        // (a candidate of π) runs instead of the hold, which stops a walking gait mid-stride.
+        ...(policy.hasCritic ? [['sampled, filtered, fallback', { filter: true, onExhausted: 'fallback' }] as [Row['acting'], ActOptions]] : []),
       ];
       for (const [acting, act] of modes) {
         let speedSum = 0;
