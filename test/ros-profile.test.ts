@@ -94,6 +94,9 @@ test('safety.onExhausted and servo: defaults when absent, field-path errors when
   const raw = (): Record<string, unknown> => parseYaml(readFileSync('hardware/panda.yaml', 'utf8')) as Record<string, unknown>;
   const shipped = parseProfile(raw(), 'panda.yaml');
   assert.deepEqual(shipped.safety, { onExhausted: 'hold' });
+  // A walking Laikago held mid-stride falls, so its shipped profile executes the filter's fallback.
+  const laikagoShipped = parseProfile(parseYaml(readFileSync('hardware/laikago.yaml', 'utf8')) as Record<string, unknown>, 'laikago.yaml');
+  assert.deepEqual(laikagoShipped.safety, { onExhausted: 'fallback' });
   assert.ok(shipped.robot === 'panda');
   assert.deepEqual(shipped.servo, { start: true, node: '/servo_node', interface: 'auto', retryPeriodS: 1 });
   const bare = raw();
