@@ -114,10 +114,10 @@ try {
         ['mean, no filter', { filter: false, deterministic: true }],
         // A checkpoint without a critic (TRPO, CPO) samples unfiltered; the label says so.
         [policy.hasCritic ? 'sampled, filtered' : 'sampled, no filter', { filter: true, onExhausted: 'hold' }],
-        // With a critic, also as it trained: where no candidate passes, the configured fallback
-        // (a candidate of π) runs instead of the hold, which stops a walking gait mid-stride.
-        ...(policy.hasCritic ? [['sampled, filtered, fallback', { filter: true, onExhausted: 'fallback' }] as [Row['acting'], ActOptions]] : []),
       ];
+      // With a critic, also as it trained: where no candidate passes, the configured fallback
+      // (a candidate of π) runs instead of the hold, which stops a walking gait mid-stride.
+      if (policy.hasCritic) modes.push(['sampled, filtered, fallback', { filter: true, onExhausted: 'fallback' }]);
       for (const [acting, act] of modes) {
         let speedSum = 0;
         let speedN = 0;

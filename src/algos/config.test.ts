@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, DEFAULT_CONFIG, resolveConfig } from './config.ts';
+import { ConfigError, DEFAULT_CONFIG, type LearnerConfig, resolveConfig } from './config.ts';
 
 test('the paper preset is Algorithm 1 with the hyper-parameters of Appendix A.6', () => {
   const c = resolveConfig({}, 'paper');
@@ -27,9 +27,13 @@ test('the paper preset is Algorithm 1 with the hyper-parameters of Appendix A.6'
   assert.equal(resolveConfig({ criticNStep: 4 }, 'paper').criticNStep, 4);
 });
 
+/** The config fields whose value differs from DEFAULT_CONFIG's. */
+const changedFromDefault = (c: LearnerConfig): string[] =>
+  Object.keys(DEFAULT_CONFIG).filter((k) => JSON.stringify(c[k as keyof LearnerConfig]) !== JSON.stringify(DEFAULT_CONFIG[k as keyof LearnerConfig]));
+
 test('the filter-only preset is the default with λ held at 0 and no CQL term, nothing else', () => {
   const c = resolveConfig({}, 'filter-only');
-  const changed = Object.keys(DEFAULT_CONFIG).filter((k) => JSON.stringify(c[k as keyof typeof c]) !== JSON.stringify(DEFAULT_CONFIG[k as keyof typeof DEFAULT_CONFIG]));
+  const changed = changedFromDefault(c);
   assert.deepEqual(changed.sort(), ['cqlAlpha', 'lambdaLr']);
   assert.equal(c.lambdaInit, 0);
   assert.equal(c.lambdaLr, 0);
@@ -38,7 +42,7 @@ test('the filter-only preset is the default with λ held at 0 and no CQL term, n
 
 test('the observed-cost preset is the default with Â_C and λ from the observed failures and CQL’s lift bounded, nothing else', () => {
   const c = resolveConfig({}, 'observed-cost');
-  const changed = Object.keys(DEFAULT_CONFIG).filter((k) => JSON.stringify(c[k as keyof typeof c]) !== JSON.stringify(DEFAULT_CONFIG[k as keyof typeof DEFAULT_CONFIG]));
+  const changed = changedFromDefault(c);
   assert.deepEqual(changed.sort(), ['costAdvantageSource', 'cqlAlphaLr', 'lambdaAdvantage']);
   assert.equal(c.costAdvantageSource, 'observed');
   assert.equal(c.lambdaAdvantage, 'observed');

@@ -119,7 +119,8 @@ export class CscLearner implements Learner {
     this.updateRng = new Rng(c.seed + 2_000_003);
     const { obsSize, actSize } = this.spec;
     this.policy = new GaussianPolicy({ obsSize, actSize, hidden: c.policyHidden, activation: c.activation, initLogStd: c.initLogStd }, initRng);
-    this.value = new ValueFunction({ obsSize, hidden: c.valueHidden, activation: c.activation, lr: c.valueLr }, initRng);
+    const valueConfig = { obsSize, hidden: c.valueHidden, activation: c.activation, lr: c.valueLr };
+    this.value = new ValueFunction(valueConfig, initRng);
     const criticConfig: SafetyCriticConfig = {
       obsSize,
       actSize,
@@ -151,7 +152,7 @@ export class CscLearner implements Learner {
     }
     this.riskCritic = c.algo === 'csc' && c.lambdaRiskCritic === 'plain' ? new SafetyCritic({ ...criticConfig, alpha: 0, alphaLr: 0 }, initRng) : null;
     // Made last, so the other networks' initial weights do not depend on whether it exists.
-    this.costValue = this.critic !== null && c.costAdvantageSource === 'observed' ? new ValueFunction({ obsSize, hidden: c.valueHidden, activation: c.activation, lr: c.valueLr }, initRng) : null;
+    this.costValue = this.critic !== null && c.costAdvantageSource === 'observed' ? new ValueFunction(valueConfig, initRng) : null;
     this.replay = this.critic === null ? null : new ReplayBuffer(c.replayCapacity, obsSize, actSize);
     this.nstep = this.replay === null ? null : new NStepWriter(this.replay, c.numEnvs, c.criticNStep, c.gamma);
     this.horizon = c.stepsPerEpoch / c.numEnvs;
