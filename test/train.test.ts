@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type LearnerConfig, resolveConfig } from '../src/algos/config.ts';
 import { CscLearner } from '../src/algos/csc.ts';
+import { cpoPolicyStep } from '../src/algos/cpo.ts';
+import { gae } from '../src/core/gae.ts';
+import { centre, standardise } from '../src/core/moments.ts';
 import { SafetyCritic } from '../src/algos/safety-critic.ts';
 import { loadDeployedPolicy } from '../src/algos/load.ts';
 import type { VecEnv } from '../src/envs/env.ts';
@@ -411,4 +414,55 @@ test('costAdvantageSource: observed at λ = 0 leaves the first policy step as it
   assert.deepEqual(Array.from(a.learner.policy.getFlat()), Array.from(b.learner.policy.getFlat()));
   a.learner.dispose();
   b.learner.dispose();
+});
+
+test('policyUpdate: cpo solves eq. 5 exactly: CPO’s step on the filtered rollout, c = failures per episode − χ, ν* logged as λ', async () => {
+  // An ε that passes every candidate: point-nav's second epoch fails beyond χ, so the constraint binds.
+  const config = small({ epochs: 2, stepsPerEpoch: 1200, chi: 0.05, epsilonRule: 'fixed', epsilonFixed: 1, exhaustedInGradient: true, costAdvantageSource: 'observed', policyUpdate: 'cpo' });
+  const learner = new CscLearner(config, new PointNavVecEnv(4));
+  await learner.start();
+  await learner.runEpoch();
+  // A twin holds π, V and V_C as they were before the second epoch's step.
+  const dir = await mkdtemp(join(tmpdir(), 'csc-exact-'));
+  await learner.save(dir);
+  const twin = new CscLearner(config, new PointNavVecEnv(4));
+  await twin.restore(dir);
+  const m = await learner.runEpoch();
+  assert.ok(m.avgFailures > 0, 'the fixture epoch needs failures');
+  assert.ok(m.lambda > 0, `ν* = ${m.lambda}: the cost constraint should bind`);
+  // The same step by hand from the learner's rollout.
+  type Rollout = { obs: Float32Array; nextObs: Float32Array; raw: Float32Array; reward: Float32Array; failure: Uint8Array; terminated: Uint8Array; done: Uint8Array; dropped: Uint8Array };
+  const r = (learner as unknown as { rollout: Rollout }).rollout;
+  const c = config;
+  const rows = r.dropped.length;
+  const gaeOf = (signal: Float32Array, v: { predict(o: Float32Array, n: number): Float32Array }): Float32Array =>
+    gae({ steps: rows / c.numEnvs, numEnvs: c.numEnvs, rewards: signal, values: v.predict(r.obs, rows), nextValues: v.predict(r.nextObs, rows), terminated: r.terminated, done: r.done, gamma: c.gamma, lambda: c.gaeLambda }).advantages;
+  const advR = gaeOf(r.reward, twin.value);
+  const advC = gaeOf(Float32Array.from(r.failure), twin.costValue!);
+  const valid = [...advR.keys()].filter((i) => !r.dropped[i]);
+  const D = twin.spec.obsSize;
+  const A = twin.spec.actSize;
+  const bObs = new Float32Array(valid.length * D);
+  const bRaw = new Float32Array(valid.length * A);
+  valid.forEach((i, k) => {
+    bObs.set(r.obs.subarray(i * D, (i + 1) * D), k * D);
+    bRaw.set(r.raw.subarray(i * A, (i + 1) * A), k * A);
+  });
+  const bAdv = Float32Array.from(valid, (i) => advR[i]!);
+  const bCost = Float32Array.from(valid, (i) => advC[i]!);
+  standardise(bAdv);
+  centre(bCost);
+  const report = cpoPolicyStep(
+    twin.policy,
+    { n: valid.length, obs: bObs, actions: bRaw, advantages: bAdv, costAdvantages: bCost, costScale: m.envSteps / m.episodes, constraintValue: m.avgFailures - c.chi },
+    { maxKl: c.maxKl, cgIters: c.cgIters, cgDamping: c.cgDamping, fvpSubsample: c.fvpSubsample, backtrackRatio: c.cpoBacktrackRatio, backtrackTries: c.cpoBacktrackTries },
+  );
+  assert.equal(m.lambda, report.direction.nu);
+  const got = learner.policy.getFlat();
+  const want = twin.policy.getFlat();
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+  assert.ok(worst <= 1e-6, `largest weight difference ${worst}`);
+  learner.dispose();
+  twin.dispose();
 });

@@ -75,6 +75,7 @@ for (const [field, value, pattern] of [
   ['advantageMix', 'scaled', /config.advantageMix = "scaled": expected one of paper, normalised/],
   ['rejectedInGradient', 1, /config.rejectedInGradient = 1: expected true or false/],
   ['costAdvantageSource', 'gae', /config.costAdvantageSource = "gae": expected one of critic, observed/],
+  ['policyUpdate', 'exact', /config.policyUpdate = "exact": expected one of lagrangian, cpo/],
   ['cqlAlphaLr', -0.1, /config.cqlAlphaLr = -0.1: expected ≥ 0 \(0 = α fixed\)/],
   ['cqlGapTarget', 1, /config.cqlGapTarget = 1: expected in \(−1, 1\) \(a gap between two failure probabilities\)/],
 ] as const) {
@@ -87,6 +88,13 @@ test('rejectedInGradient needs the paper mix: the turned-away proposals carry �
   assert.throws(() => resolveConfig({ rejectedInGradient: true, advantageMix: 'normalised' }), /config.rejectedInGradient = true needs advantageMix 'paper' \(got "normalised"\)/);
   assert.equal(resolveConfig({ rejectedInGradient: true }).rejectedInGradient, true);
   assert.throws(() => resolveConfig({ rejectedInGradient: true, costAdvantageSource: 'observed' }), /config.rejectedInGradient = true needs costAdvantageSource 'critic' \(got "observed"\): a rejected proposal never ran/);
+});
+
+test('policyUpdate cpo is a csc option on the observed failures, with the paper mix', () => {
+  assert.equal(resolveConfig({ policyUpdate: 'cpo', costAdvantageSource: 'observed' }).policyUpdate, 'cpo');
+  assert.throws(() => resolveConfig({ policyUpdate: 'cpo' }), /config.policyUpdate = 'cpo' needs costAdvantageSource 'observed' \(got "critic"\): its constraint is in failures per episode/);
+  assert.throws(() => resolveConfig({ policyUpdate: 'cpo', costAdvantageSource: 'observed', algo: 'trpo' }), /config.policyUpdate = 'cpo' is an option of algo 'csc' \(got "trpo"\)/);
+  assert.throws(() => resolveConfig({ policyUpdate: 'cpo', costAdvantageSource: 'observed', advantageMix: 'normalised' }), /advantageMix has no effect; leave it 'paper' \(got "normalised"\)/);
 });
 
 test('stepsPerEpoch must split evenly over the envs, and the message proposes a fix', () => {

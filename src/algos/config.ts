@@ -72,6 +72,20 @@ export type AdvantageMix = 'paper' | 'normalised';
 export const ADVANTAGE_MIXES: readonly AdvantageMix[] = ['paper', 'normalised'];
 
 /**
+ * How eq. 5's constrained trust-region problem is solved each epoch. `lagrangian` (the paper's,
+ * eqs. 6–9): the step follows Ã = Â_R − λ′Â_C and λ moves by dual ascent across epochs.
+ * `cpo`: the local problem is solved exactly in every epoch, as CPO does (Achiam et al., 2017;
+ * the paper's A.3 contrasts the two): maximise E[ρÂ_R] subject to T̄·E[ρÂ_C] + (J_C − χ) ≤ 0 and
+ * the KL bound, with J_C this epoch's failures per episode, T̄ its mean episode length, the
+ * multiplier ν* from the dual in closed form, and a pure cost-reducing step where even the
+ * smallest step cannot meet the constraint (cpo-step.ts). The filter still acts at every step;
+ * λ is not used (runs log ν* as `lambda`, as `--algo cpo` does). Needs
+ * `costAdvantageSource: observed`, so that Â_C and J_C share their units (failures per episode).
+ */
+export type PolicyUpdate = 'lagrangian' | 'cpo';
+export const POLICY_UPDATES: readonly PolicyUpdate[] = ['lagrangian', 'cpo'];
+
+/**
  * Named bundles of config fields: `paper` = Algorithm 1 as printed; `default` = what we measured
  * best; `filter-only` = CSC's safe exploration alone: λ stays 0 and the critic is a plain Bellman
  * critic (no CQL term), so only the filter keeps exploration safe. docs/algorithm.md and
@@ -255,6 +269,8 @@ export interface LearnerConfig {
   readonly lambdaRiskCritic: LambdaRiskCritic;
   /** How Â_R and Â_C are combined for the policy step (eq. 5). */
   readonly advantageMix: AdvantageMix;
+  /** How eq. 5's constrained step is solved (`PolicyUpdate`); default `lagrangian`, the paper's. */
+  readonly policyUpdate: PolicyUpdate;
   /**
    * Steps where the filter fell back (no candidate passed) enter the policy gradient as samples
    * of π_old (`true`, the paper's implicit choice) or are left out (`false`): the fallback action
@@ -348,6 +364,7 @@ export const DEFAULT_CONFIG: LearnerConfig = {
   lambdaAdvantage: 'behaviour',
   lambdaRiskCritic: 'conservative',
   advantageMix: 'paper',
+  policyUpdate: 'lagrangian',
   exhaustedInGradient: false,
   rejectedInGradient: false,
   backend: 'auto',
@@ -444,6 +461,12 @@ export function resolveConfig(overrides: Partial<LearnerConfig> = {}, preset: Pr
   if (!COST_ADVANTAGE_SOURCES.includes(c.costAdvantageSource)) throw new ConfigError(`config.costAdvantageSource = ${JSON.stringify(c.costAdvantageSource)}: expected one of ${COST_ADVANTAGE_SOURCES.join(', ')}`);
   if (c.rejectedInGradient && c.costAdvantageSource !== 'critic') throw new ConfigError(`config.rejectedInGradient = true needs costAdvantageSource 'critic' (got ${JSON.stringify(c.costAdvantageSource)}): a rejected proposal never ran, so it has no observed cost`);
   if (c.rejectedInGradient && c.advantageMix !== 'paper') throw new ConfigError(`config.rejectedInGradient = true needs advantageMix 'paper' (got ${JSON.stringify(c.advantageMix)}): the rejected proposals carry −λ′Â_C unstandardised`);
+  if (!POLICY_UPDATES.includes(c.policyUpdate)) throw new ConfigError(`config.policyUpdate = ${JSON.stringify(c.policyUpdate)}: expected one of ${POLICY_UPDATES.join(', ')}`);
+  if (c.policyUpdate === 'cpo') {
+    if (c.algo !== 'csc') throw new ConfigError(`config.policyUpdate = 'cpo' is an option of algo 'csc' (got ${JSON.stringify(c.algo)}); for CPO without the critic and filter use algo 'cpo'`);
+    if (c.costAdvantageSource !== 'observed') throw new ConfigError(`config.policyUpdate = 'cpo' needs costAdvantageSource 'observed' (got ${JSON.stringify(c.costAdvantageSource)}): its constraint is in failures per episode, the units of GAE on the observed failures`);
+    if (c.advantageMix !== 'paper') throw new ConfigError(`config.policyUpdate = 'cpo' takes Â_R and Â_C separately, so advantageMix has no effect; leave it 'paper' (got ${JSON.stringify(c.advantageMix)})`);
+  }
   if (c.activation !== 'tanh' && c.activation !== 'relu') throw new ConfigError(`config.activation = ${JSON.stringify(c.activation)}: expected 'tanh' or 'relu'`);
   for (const key of ['policyHidden', 'valueHidden', 'criticHidden'] as const) {
     const h = c[key];

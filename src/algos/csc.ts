@@ -13,8 +13,10 @@
  *   5. Â_R by GAE; Â_C = Q_C(s,a) − E_{a′∼π}Q_C(s,a′) (or by GAE on c,    eqs. 5, 8
  *      `costAdvantageSource: observed`); Ã = Â_R − λ′Â_C
  *   6. natural-gradient policy step with KL line search            eqs. 6–7, A.2
+ *      (or eq. 5's local problem solved exactly, CPO's step: `policyUpdate: cpo`)
  *   7. value function regression on the GAE returns
  *   8. λ ← max(0, λ + η_λ(E[Â_C]/(1−γ) − χ′))                       eq. 9 (dual ascent), line 14
+ *      (not with `policyUpdate: cpo`, whose step finds its own multiplier)
  *
  * The critic is updated before the policy step in each epoch (the paper interleaves them inside
  * one loop), so Â_C already reflects this epoch's failures. Where the default departs from the
@@ -22,6 +24,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { gae } from '../core/gae.ts';
+import { centre, standardise } from '../core/moments.ts';
 import { NStepWriter } from '../core/nstep.ts';
 import { PhaseClock } from '../core/phase-clock.ts';
 import { ReplayBuffer } from '../core/replay.ts';
@@ -34,6 +37,7 @@ import { ValueFunction } from '../nn/value.ts';
 import type { EpochMetrics } from '../runs/metrics.ts';
 import { type FilterSettings, PolicyActor, filterSettingsOf } from './actor.ts';
 import type { LearnerConfig } from './config.ts';
+import { cpoPolicyStep } from './cpo.ts';
 import { CriticEnsemble } from './critic-ensemble.ts';
 import type { DeployedPolicy } from './deploy.ts';
 import { lambdaEpochStep, lambdaPrime, mixAdvantages, proposalCostAdvantage } from './lagrange.ts';
@@ -417,13 +421,23 @@ export class CscLearner implements Learner {
       pAdv.set(mixed);
       pAdv.set(adv, at);
     }
-    const spread = advantageTermSpread(advR, advC, lp, pgRows);
+    const exact = c.policyUpdate === 'cpo';
+    // With `policyUpdate: cpo` Â_C enters unweighted (ν* is found inside the step): its own spread.
+    const spread = advantageTermSpread(advR, advC, exact ? 1 : lp, pgRows);
+    if (exact) {
+      // Â_R alone, standardised (the step is invariant to g's scale); Â_C centred, in failures.
+      pAdv = new Float32Array(np);
+      pgRows.forEach((i, k) => (pAdv[k] = advR[i]!));
+    }
     standardise(pAdv);
     clock.lap('batch');
 
-    // 6. Natural-gradient policy step (eqs. 6–8) with the KL line search.
-    const step =
-      np > 0
+    // 6. The policy step: natural gradient on Ã (eqs. 6–8) with the KL line search, or eq. 5
+    //    solved exactly (`policyUpdate: cpo`).
+    let nu = Number.NaN;
+    const step = exact
+      ? this.exactStep(np, pObs, pRaw, pAdv, advC!, pgRows, { episodes, failures: avgFailures, validSteps }, (v) => (nu = v))
+      : np > 0
         ? naturalGradientStep(
             this.policy,
             { n: np, obs: pObs, actions: pRaw, advantages: pAdv },
@@ -452,7 +466,7 @@ export class CscLearner implements Learner {
     //    below the observed failures); `fresh` is the printed form, zero in expectation.
     //    During the first `lambdaWarmupEpochs` epochs λ holds (η_λ = ρ = 0); π's risk is still reported.
     let policyRisk = Number.NaN;
-    if (this.critic !== null && cost !== null && n > 0) {
+    if (this.critic !== null && cost !== null && n > 0 && !exact) {
       const warmingUp = this.epochIndex < c.lambdaWarmupEpochs;
       const dual = lambdaEpochStep({
         lambda: this.lambda,
@@ -488,7 +502,8 @@ export class CscLearner implements Learner {
       avgReward: episodes > 0 ? returnSum / episodes : Number.NaN,
       avgFailures,
       cumulativeFailures: this.totals.failures,
-      lambda: this.lambda,
+      // With `policyUpdate: cpo`, the step's multiplier ν* (as `--algo cpo` logs it).
+      lambda: exact ? nu : this.lambda,
       epsilon,
       filterAcceptRate: this.critic === null ? Number.NaN : accepted / Math.max(1, accepted + exhaustions),
       filterExhaustions: exhaustions,
@@ -515,6 +530,36 @@ export class CscLearner implements Learner {
     };
     this.epochIndex++;
     return metrics;
+  }
+
+  /**
+   * Eq. 5 solved exactly (`policyUpdate: cpo`): CPO's step on the policy-gradient rows, with
+   * c = J_C − χ (this epoch's failures per episode) and the cost surrogate T̄·E[ρÂ_C] in failures
+   * per episode (T̄ the mean episode length), as `CpoLearner` builds them. `adv` is Â_R of those
+   * rows, standardised; Â_C is centred here. Reports ν* through `setNu`.
+   */
+  private exactStep(
+    np: number,
+    obs: Float32Array,
+    raw: Float32Array,
+    adv: Float32Array,
+    advC: Float32Array,
+    rows: readonly number[],
+    epoch: { episodes: number; failures: number; validSteps: number },
+    setNu: (nu: number) => void,
+  ): { accepted: boolean; tries: number; kl: number } {
+    if (np === 0) return { accepted: false, tries: 0, kl: 0 };
+    const c = this.config;
+    const costAdv = Float32Array.from(rows, (i) => advC[i]!);
+    centre(costAdv);
+    const costScale = epoch.episodes > 0 ? epoch.validSteps / epoch.episodes : epoch.validSteps / c.numEnvs;
+    const report = cpoPolicyStep(
+      this.policy,
+      { n: np, obs, actions: raw, advantages: adv, costAdvantages: costAdv, costScale, constraintValue: epoch.failures - c.chi },
+      { maxKl: c.maxKl, cgIters: c.cgIters, cgDamping: c.cgDamping, fvpSubsample: c.fvpSubsample, backtrackRatio: c.cpoBacktrackRatio, backtrackTries: c.cpoBacktrackTries },
+    );
+    setNu(report.direction.nu);
+    return { accepted: report.search.accepted, tries: report.search.tries, kl: report.search.kl };
   }
 
   /** m actions a ∼ π(·|s) and a′ ∼ π(·|s′) per batch row, clipped to the action bounds. */
@@ -710,17 +755,4 @@ export class CscLearner implements Learner {
   get lastCollectionEpsilon(): number {
     return this.lastEpsilon;
   }
-}
-
-/** In place: subtract the mean and divide by the standard deviation (if non-zero). */
-function standardise(x: Float32Array): void {
-  const n = x.length;
-  if (n === 0) return;
-  let s = 0;
-  for (const v of x) s += v;
-  const mean = s / n;
-  let v2 = 0;
-  for (const v of x) v2 += (v - mean) ** 2;
-  const std = Math.sqrt(v2 / n);
-  for (let i = 0; i < n; i++) x[i] = std > 1e-8 ? (x[i]! - mean) / std : x[i]! - mean;
 }
