@@ -240,7 +240,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     if (metrics.length === 0) continue;
     const info = await readRunInfo(job.dir);
     runs.push(summarizeRun(info, compareGroupName(opts, job), metrics));
-    health.push({ dir: job.dir, findings: runHealth(metrics, { chi: info.chi, algo: info.algo }) });
+    health.push({ dir: job.dir, findings: runHealth(metrics, info) });
     finishedDirs.push(job);
   }
   const groups = summarizeGroups(runs);

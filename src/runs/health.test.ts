@@ -155,3 +155,19 @@ test('formatHealth writes one aligned line per finding', () => {
   ]);
   assert.equal(text, '  ok    reward rose\n  warn  too many');
 });
+
+test('with lambdaAdvantage observed, λ is reported only when it rose over the last third, and as the failures it integrates; with policyUpdate cpo not at all', () => {
+  // Last third: epochs 6–8, failures 0.1, 0, 0 per episode (mean 0.033 ≤ χ); λ steps up in epoch 6
+  // and down in 7 and 8, but ends above where the third began.
+  const up = [0, 0.1, 0.2, 0.2, 0.2, 0.2, 0.3, 0.29, 0.28].map((lambda, e) => m(e, e + wobble(e), e === 6 ? 0.1 : 0, { lambda, policyRisk: 0.3 }));
+  assert.equal(
+    byTopic(runHealth(up, { ...CSC, lambdaAdvantage: 'observed' }), 'lambda').message,
+    "λ rose over the last third, 0.200 → 0.280, while its failures per episode (0.033) were at or below χ: with `lambdaAdvantage: observed` λ integrates each epoch's failures beyond χ, and 1 of the last third's 3 epochs had failures above it",
+  );
+  // The same with a net fall over the third: rising in 2 of 3 epochs is the integral's noise, not reported.
+  const down = [0, 0.1, 0.2, 0.2, 0.2, 0.3, 0.25, 0.26, 0.27].map((lambda, e) => m(e, e + wobble(e), 0, { lambda, policyRisk: 0.3 }));
+  assert.ok(byTopic(runHealth(down, CSC), 'lambda') !== undefined, 'the default reading reports it');
+  assert.ok(!runHealth(down, { ...CSC, lambdaAdvantage: 'observed' }).some((f) => f.topic === 'lambda'));
+  // policyUpdate cpo logs each epoch's ν* as λ: nothing carried over to report.
+  assert.ok(!runHealth(up, { ...CSC, policyUpdate: 'cpo' }).some((f) => f.topic === 'lambda'));
+});

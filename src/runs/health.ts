@@ -47,13 +47,17 @@ export interface HealthContext {
   readonly chi: number;
   /** The learner (`config.algo`): its words for λ and the critic differ (CPO logs ν* as λ and V_C as the critic's prediction). */
   readonly algo: string;
+  /** `config.lambdaAdvantage` of a CSC run, where known: with `observed` λ integrates the failures seen beyond χ. */
+  readonly lambdaAdvantage?: string;
+  /** `config.policyUpdate` of a CSC run, where known: with `cpo` the logged λ is each epoch's ν*, not a dual variable carried over. */
+  readonly policyUpdate?: string;
 }
 
 /**
  * The findings for one run. Learners without a filter or critic (TRPO) log NaN for those metrics,
  * and their checks are left out.
  */
-export function runHealth(metrics: readonly EpochMetrics[], { chi, algo }: HealthContext): HealthFinding[] {
+export function runHealth(metrics: readonly EpochMetrics[], { chi, algo, lambdaAdvantage, policyUpdate }: HealthContext): HealthFinding[] {
   const csc = algo === 'csc';
   const n = metrics.length;
   if (n < MIN_EPOCHS) return [{ level: 'note', topic: 'run', message: `${n} epoch${n === 1 ? '' : 's'}: too few to judge trends (${MIN_EPOCHS} or more)` }];
@@ -103,12 +107,25 @@ export function runHealth(metrics: readonly EpochMetrics[], { chi, algo }: Healt
   }
 
   // λ (CSC): still rising late in the run although the failures seen are at or below χ, i.e.
-  // driven by its estimate of the unfiltered policy's risk rather than by failures.
-  if (csc && Number.isFinite(lateFailures) && lateFailures <= chi) {
+  // driven by its estimate of the unfiltered policy's risk rather than by failures. With
+  // `lambdaAdvantage: observed` λ has no such estimate: it integrates each epoch's failures beyond
+  // χ, so it rises in every epoch above χ and falls in the others; only a net rise is reported.
+  // With `policyUpdate: cpo` the logged λ is each epoch's ν*, which carries nothing over.
+  if (csc && policyUpdate !== 'cpo' && Number.isFinite(lateFailures) && lateFailures <= chi) {
     const from = n - third;
     let rose = 0;
     for (let i = from; i < n; i++) if (metrics[i]!.lambda > metrics[i - 1]!.lambda) rose++;
-    if (rose > LAMBDA_RISING_WARN * third) {
+    if (lambdaAdvantage === 'observed') {
+      const start = metrics[from - 1]!.lambda;
+      if (lambdaEnd > start) {
+        const above = last.filter((m) => m.episodes > 0 && m.avgFailures > chi).length;
+        out.push({
+          level: 'warn',
+          topic: 'lambda',
+          message: `λ rose over the last third, ${f(start)} → ${f(lambdaEnd)}, while its failures per episode (${f(lateFailures)}) were at or below χ: with \`lambdaAdvantage: observed\` λ integrates each epoch's failures beyond χ, and ${above} of the last third's ${third} epochs had failures above it`,
+        });
+      }
+    } else if (rose > LAMBDA_RISING_WARN * third) {
       const risks = last.map((m) => m.policyRisk ?? NaN).filter(Number.isFinite).sort((a, b) => a - b);
       const median = risks.length === 0 ? '' : ` (\`policyRisk\`, median ${f(risks[Math.floor(risks.length / 2)]!)} in the last third)`;
       out.push({

@@ -16,6 +16,9 @@ export interface RunInfo {
   readonly chi: number;
   /** `config.label` when set, else the folder name without its `-s<seed>…` suffix. */
   readonly label: string;
+  /** `config.lambdaAdvantage` and `config.policyUpdate` where the run recorded them (the health checks read λ by them). */
+  readonly lambdaAdvantage?: string;
+  readonly policyUpdate?: string;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -43,6 +46,10 @@ export async function readRunInfo(dir: string): Promise<RunInfo> {
     return v;
   };
   const label = get('label');
+  const optionalString = (k: 'lambdaAdvantage' | 'policyUpdate'): Partial<RunInfo> => {
+    const v = get(k);
+    return typeof v === 'string' ? { [k]: v } : {};
+  };
   return {
     dir,
     env: str('env'),
@@ -50,6 +57,8 @@ export async function readRunInfo(dir: string): Promise<RunInfo> {
     seed: num('seed'),
     chi: num('chi'),
     label: typeof label === 'string' && label !== '' ? label : basename(dir).replace(/-s\d+(-\d{8}-\d{6})?$/, ''),
+    ...optionalString('lambdaAdvantage'),
+    ...optionalString('policyUpdate'),
   };
 }
 

@@ -258,7 +258,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (last !== undefined) {
       try {
         const all = await folder.readMetrics();
-        health = runHealth(all, { chi: config.chi, algo: config.algo });
+        health = runHealth(all, { chi: config.chi, algo: config.algo, lambdaAdvantage: config.lambdaAdvantage, policyUpdate: config.policyUpdate });
         const report = { epochs: all.length, of: config.epochs, stopped, chi: config.chi, algo: config.algo, findings: health };
         await writeFileAtomic(folder.path(RUN_FILES.health), `${JSON.stringify(report, null, 2)}\n`);
       } catch (e) {
