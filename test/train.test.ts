@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type LearnerConfig, resolveConfig } from '../src/algos/config.ts';
 import { CscLearner } from '../src/algos/csc.ts';
-import { cpoPolicyStep } from '../src/algos/cpo.ts';
+import { centre, cpoPolicyStep } from '../src/algos/cpo.ts';
 import { gae } from '../src/core/gae.ts';
-import { centre, standardise } from '../src/core/moments.ts';
 import { SafetyCritic } from '../src/algos/safety-critic.ts';
 import { loadDeployedPolicy } from '../src/algos/load.ts';
 import type { VecEnv } from '../src/envs/env.ts';
@@ -448,9 +447,11 @@ test('policyUpdate: cpo solves eq. 5 exactly: CPO’s step on the filtered rollo
     bObs.set(r.obs.subarray(i * D, (i + 1) * D), k * D);
     bRaw.set(r.raw.subarray(i * A, (i + 1) * A), k * A);
   });
-  const bAdv = Float32Array.from(valid, (i) => advR[i]!);
+  // Â_R standardised over the batch (population std), Â_C centred.
+  const meanR = valid.reduce((a, i) => a + advR[i]!, 0) / valid.length;
+  const stdR = Math.sqrt(valid.reduce((a, i) => a + (advR[i]! - meanR) ** 2, 0) / valid.length);
+  const bAdv = Float32Array.from(valid, (i) => (advR[i]! - meanR) / stdR);
   const bCost = Float32Array.from(valid, (i) => advC[i]!);
-  standardise(bAdv);
   centre(bCost);
   const report = cpoPolicyStep(
     twin.policy,

@@ -26,7 +26,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { gae } from '../core/gae.ts';
 import { PhaseClock } from '../core/phase-clock.ts';
-import { centre, standardise } from '../core/moments.ts';
 import { Rng } from '../core/rng.ts';
 import type { EnvSpec, VecEnv } from '../envs/env.ts';
 import { type AdamSlot, adamState, restoreAdam } from '../nn/adam-state.ts';
@@ -439,4 +438,22 @@ export class CpoLearner implements Learner {
     this.value.dispose();
     this.costValue.dispose();
   }
+}
+
+/** In place: subtract the mean and divide by the standard deviation (if non-zero). */
+function standardise(x: Float32Array): void {
+  centre(x);
+  let v2 = 0;
+  for (const v of x) v2 += v * v;
+  const std = Math.sqrt(v2 / Math.max(1, x.length));
+  if (std > 1e-8) for (let i = 0; i < x.length; i++) x[i] = x[i]! / std;
+}
+
+/** In place: subtract the mean. */
+export function centre(x: Float32Array): void {
+  if (x.length === 0) return;
+  let s = 0;
+  for (const v of x) s += v;
+  const mean = s / x.length;
+  for (let i = 0; i < x.length; i++) x[i] = x[i]! - mean;
 }

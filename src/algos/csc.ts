@@ -24,7 +24,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { gae } from '../core/gae.ts';
-import { centre, standardise } from '../core/moments.ts';
 import { NStepWriter } from '../core/nstep.ts';
 import { PhaseClock } from '../core/phase-clock.ts';
 import { ReplayBuffer } from '../core/replay.ts';
@@ -37,7 +36,7 @@ import { ValueFunction } from '../nn/value.ts';
 import type { EpochMetrics } from '../runs/metrics.ts';
 import { type FilterSettings, PolicyActor, filterSettingsOf } from './actor.ts';
 import type { LearnerConfig } from './config.ts';
-import { cpoPolicyStep } from './cpo.ts';
+import { centre, cpoPolicyStep } from './cpo.ts';
 import { CriticEnsemble } from './critic-ensemble.ts';
 import type { DeployedPolicy } from './deploy.ts';
 import { lambdaEpochStep, lambdaPrime, mixAdvantages, proposalCostAdvantage } from './lagrange.ts';
@@ -755,4 +754,17 @@ export class CscLearner implements Learner {
   get lastCollectionEpsilon(): number {
     return this.lastEpsilon;
   }
+}
+
+/** In place: subtract the mean and divide by the standard deviation (if non-zero). */
+function standardise(x: Float32Array): void {
+  const n = x.length;
+  if (n === 0) return;
+  let s = 0;
+  for (const v of x) s += v;
+  const mean = s / n;
+  let v2 = 0;
+  for (const v of x) v2 += (v - mean) ** 2;
+  const std = Math.sqrt(v2 / n);
+  for (let i = 0; i < n; i++) x[i] = std > 1e-8 ? (x[i]! - mean) / std : x[i]! - mean;
 }
