@@ -401,7 +401,10 @@ export class CscLearner implements Learner {
       if (pObs !== bObs) pObs.set(R.obs.subarray(i * D, (i + 1) * D), k * D);
       pRaw.set(R.raw.subarray(i * A, (i + 1) * A), k * A);
     });
-    const mixed = mixAdvantages(advR, advC, this.lambda, c.gamma, pgRows, c.advantageMix);
+    const exact = c.policyUpdate === 'cpo';
+    // With `policyUpdate: cpo` Â_R goes to the step alone (Â_C separately, ν* is found inside it);
+    // the config rules out `rejectedInGradient` rows there.
+    const mixed = exact ? Float32Array.from(pgRows, (i) => advR[i]!) : mixAdvantages(advR, advC, this.lambda, c.gamma, pgRows, c.advantageMix);
     let pAdv = mixed;
     if (rejRows.length > 0) {
       // The rows go straight after pgRows' in pObs/pRaw; Q_C reads their states from there.
@@ -420,23 +423,17 @@ export class CscLearner implements Learner {
       pAdv.set(mixed);
       pAdv.set(adv, at);
     }
-    const exact = c.policyUpdate === 'cpo';
-    // With `policyUpdate: cpo` Â_C enters unweighted (ν* is found inside the step): its own spread.
+    // With `policyUpdate: cpo` Â_C enters unweighted: its own spread.
     const spread = advantageTermSpread(advR, advC, exact ? 1 : lp, pgRows);
-    if (exact) {
-      // Â_R alone, standardised (the step is invariant to g's scale); Â_C centred, in failures.
-      pAdv = new Float32Array(np);
-      pgRows.forEach((i, k) => (pAdv[k] = advR[i]!));
-    }
     standardise(pAdv);
     clock.lap('batch');
 
     // 6. The policy step: natural gradient on Ã (eqs. 6–8) with the KL line search, or eq. 5
     //    solved exactly (`policyUpdate: cpo`).
-    let nu = Number.NaN;
-    const step = exact
-      ? this.exactStep(np, pObs, pRaw, pAdv, advC!, pgRows, { episodes, failures: avgFailures, validSteps }, (v) => (nu = v))
-      : np > 0
+    const exactStep = exact ? this.exactStep(np, pObs, pRaw, pAdv, advC!, pgRows, { episodes, failures: avgFailures, validSteps }) : null;
+    const step =
+      exactStep ??
+      (np > 0
         ? naturalGradientStep(
             this.policy,
             { n: np, obs: pObs, actions: pRaw, advantages: pAdv },
@@ -451,7 +448,7 @@ export class CscLearner implements Learner {
             },
             clock,
           )
-        : { accepted: false, tries: 0, kl: 0 };
+        : { accepted: false, tries: 0, kl: 0 });
 
     // 7. Value function on the GAE returns (and V_C on the cost's, with `costAdvantageSource: observed`).
     if (n > 0) this.value.fit(bObs, bRet, n, c.valueEpochs, c.valueBatch, this.updateRng);
@@ -502,7 +499,7 @@ export class CscLearner implements Learner {
       avgFailures,
       cumulativeFailures: this.totals.failures,
       // With `policyUpdate: cpo`, the step's multiplier ν* (as `--algo cpo` logs it).
-      lambda: exact ? nu : this.lambda,
+      lambda: exactStep?.nu ?? this.lambda,
       epsilon,
       filterAcceptRate: this.critic === null ? Number.NaN : accepted / Math.max(1, accepted + exhaustions),
       filterExhaustions: exhaustions,
@@ -535,7 +532,7 @@ export class CscLearner implements Learner {
    * Eq. 5 solved exactly (`policyUpdate: cpo`): CPO's step on the policy-gradient rows, with
    * c = J_C − χ (this epoch's failures per episode) and the cost surrogate T̄·E[ρÂ_C] in failures
    * per episode (T̄ the mean episode length), as `CpoLearner` builds them. `adv` is Â_R of those
-   * rows, standardised; Â_C is centred here. Reports ν* through `setNu`.
+   * rows, standardised; Â_C is centred here. `nu` is the step's ν* (NaN without rows).
    */
   private exactStep(
     np: number,
@@ -545,9 +542,8 @@ export class CscLearner implements Learner {
     advC: Float32Array,
     rows: readonly number[],
     epoch: { episodes: number; failures: number; validSteps: number },
-    setNu: (nu: number) => void,
-  ): { accepted: boolean; tries: number; kl: number } {
-    if (np === 0) return { accepted: false, tries: 0, kl: 0 };
+  ): { accepted: boolean; tries: number; kl: number; nu: number } {
+    if (np === 0) return { accepted: false, tries: 0, kl: 0, nu: Number.NaN };
     const c = this.config;
     const costAdv = Float32Array.from(rows, (i) => advC[i]!);
     centre(costAdv);
@@ -557,8 +553,7 @@ export class CscLearner implements Learner {
       { n: np, obs, actions: raw, advantages: adv, costAdvantages: costAdv, costScale, constraintValue: epoch.failures - c.chi },
       { maxKl: c.maxKl, cgIters: c.cgIters, cgDamping: c.cgDamping, fvpSubsample: c.fvpSubsample, backtrackRatio: c.cpoBacktrackRatio, backtrackTries: c.cpoBacktrackTries },
     );
-    setNu(report.direction.nu);
-    return { accepted: report.search.accepted, tries: report.search.tries, kl: report.search.kl };
+    return { accepted: report.search.accepted, tries: report.search.tries, kl: report.search.kl, nu: report.direction.nu };
   }
 
   /** m actions a ∼ π(·|s) and a′ ∼ π(·|s′) per batch row, clipped to the action bounds. */
