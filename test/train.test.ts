@@ -323,6 +323,8 @@ test('criticGap reports the CQL term’s gap E_π Q_C − E_D Q_C: a number with
 test('cqlAlphaLr: CQL’s α moves within [0, cqlAlpha] on the gap, is reported as cqlAlpha, and resumes from a checkpoint', async () => {
   const fixed = await runEpochs(small({ epochs: 2 }));
   for (const m of fixed.metrics) assert.equal(m.cqlAlpha, 0.5);
+  // The Lagrangian step solves no CPO problem, so it logs no case.
+  for (const m of fixed.metrics) assert.ok(Number.isNaN(m.cpoCase));
   // τ far below any gap CQL opens: α can only fall, by η_α(gap − τ) per critic update.
   const bounded = await runEpochs(small({ epochs: 2, cqlAlphaLr: 0.05, cqlGapTarget: -0.9 }));
   const [a0, a1] = bounded.metrics.map((m) => m.cqlAlpha!);
@@ -459,6 +461,8 @@ test('policyUpdate: cpo solves eq. 5 exactly: CPO’s step on the filtered rollo
     { maxKl: c.maxKl, cgIters: c.cgIters, cgDamping: c.cgDamping, fvpSubsample: c.fvpSubsample, backtrackRatio: c.cpoBacktrackRatio, backtrackTries: c.cpoBacktrackTries },
   );
   assert.equal(m.lambda, report.direction.nu);
+  assert.equal(m.cpoCase, report.direction.case);
+  assert.ok(m.cpoCase === 1 || m.cpoCase === 2, `case ${m.cpoCase}: ν* > 0 only where the dual solution binds`);
   const got = learner.policy.getFlat();
   const want = twin.policy.getFlat();
   let worst = 0;

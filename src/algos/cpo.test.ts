@@ -46,6 +46,7 @@ test('every accepted step stays within KL ≤ δ and the cost check; a rejected 
     const m = await learner.runEpoch();
     const step = learner.lastStep;
     assert.ok(step !== null);
+    assert.equal(m.cpoCase, step.direction.case, 'the logged case is the step’s');
     assert.ok(m.kl <= 0.005, `epoch ${e}: KL ${m.kl}`);
     if (m.lineSearchAccepted) {
       accepted++;

@@ -346,6 +346,7 @@ export class CpoLearner implements Learner {
       cumulativeFailures: this.totals.failures,
       // CPO's multiplier of the cost constraint, ν*, in this epoch's step.
       lambda: this.lastStep?.direction.nu ?? 0,
+      cpoCase: this.lastStep?.direction.case ?? Number.NaN,
       epsilon: Number.NaN,
       filterAcceptRate: Number.NaN,
       filterExhaustions: 0,

@@ -500,6 +500,7 @@ export class CscLearner implements Learner {
       cumulativeFailures: this.totals.failures,
       // With `policyUpdate: cpo`, the step's multiplier ν* (as `--algo cpo` logs it).
       lambda: exactStep?.nu ?? this.lambda,
+      cpoCase: exactStep?.case ?? Number.NaN,
       epsilon,
       filterAcceptRate: this.critic === null ? Number.NaN : accepted / Math.max(1, accepted + exhaustions),
       filterExhaustions: exhaustions,
@@ -532,7 +533,8 @@ export class CscLearner implements Learner {
    * Eq. 5 solved exactly (`policyUpdate: cpo`): CPO's step on the policy-gradient rows, with
    * c = J_C − χ (this epoch's failures per episode) and the cost surrogate T̄·E[ρÂ_C] in failures
    * per episode (T̄ the mean episode length), as `CpoLearner` builds them. `adv` is Â_R of those
-   * rows, standardised; Â_C is centred here. `nu` is the step's ν* (NaN without rows).
+   * rows, standardised; Â_C is centred here. `nu` is the step's ν* and `case` its CPO case
+   * (NaN without rows).
    */
   private exactStep(
     np: number,
@@ -542,8 +544,8 @@ export class CscLearner implements Learner {
     advC: Float32Array,
     rows: readonly number[],
     epoch: { episodes: number; failures: number; validSteps: number },
-  ): { accepted: boolean; tries: number; kl: number; nu: number } {
-    if (np === 0) return { accepted: false, tries: 0, kl: 0, nu: Number.NaN };
+  ): { accepted: boolean; tries: number; kl: number; nu: number; case: number } {
+    if (np === 0) return { accepted: false, tries: 0, kl: 0, nu: Number.NaN, case: Number.NaN };
     const c = this.config;
     const costAdv = Float32Array.from(rows, (i) => advC[i]!);
     centre(costAdv);
@@ -553,7 +555,7 @@ export class CscLearner implements Learner {
       { n: np, obs, actions: raw, advantages: adv, costAdvantages: costAdv, costScale, constraintValue: epoch.failures - c.chi },
       { maxKl: c.maxKl, cgIters: c.cgIters, cgDamping: c.cgDamping, fvpSubsample: c.fvpSubsample, backtrackRatio: c.cpoBacktrackRatio, backtrackTries: c.cpoBacktrackTries },
     );
-    return { accepted: report.search.accepted, tries: report.search.tries, kl: report.search.kl, nu: report.direction.nu };
+    return { accepted: report.search.accepted, tries: report.search.tries, kl: report.search.kl, nu: report.direction.nu, case: report.direction.case };
   }
 
   /** m actions a ∼ π(·|s) and a′ ∼ π(·|s′) per batch row, clipped to the action bounds. */

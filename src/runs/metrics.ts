@@ -70,6 +70,13 @@ export interface EpochMetrics {
   readonly criticGap?: number;
   /** CQL's α at the end of the epoch: fixed unless `cqlAlphaLr` > 0 (NaN without a single CQL critic). */
   readonly cqlAlpha?: number;
+  /**
+   * Which case of CPO's local problem this epoch's step fell into (cpo-step.ts, numbered as the
+   * reference's `optim_case`): 0 recovery (no point of the trust region is feasible), 1 infeasible
+   * but reachable, 2 feasible with the constraint possibly binding, 3 the whole trust region
+   * feasible, 4 no cost gradient. NaN for learners that do not solve it, or an epoch without rows.
+   */
+  readonly cpoCase?: number;
   /** The reliability curve behind `calibrationError` (metrics.jsonl only, not the CSV). */
   readonly calibration?: readonly CalibrationBin[];
 }
@@ -85,7 +92,7 @@ export interface CalibrationBin {
 }
 
 /** The scalar metrics that older run folders may lack (read back as NaN). */
-export const OPTIONAL_METRIC_FIELDS: readonly (keyof EpochMetrics)[] = ['filterExhaustedFraction', 'filterFirstAcceptRate', 'actionDeviation', 'calibrationError', 'policyRisk', 'avgFailuresWindow', 'rewardAdvantageSpread', 'costTermSpread', 'criticGap', 'cqlAlpha'];
+export const OPTIONAL_METRIC_FIELDS: readonly (keyof EpochMetrics)[] = ['filterExhaustedFraction', 'filterFirstAcceptRate', 'actionDeviation', 'calibrationError', 'policyRisk', 'avgFailuresWindow', 'rewardAdvantageSpread', 'costTermSpread', 'criticGap', 'cqlAlpha', 'cpoCase'];
 
 /** Column order of `metrics.csv`. */
 export const METRIC_FIELDS: readonly (keyof EpochMetrics)[] = [

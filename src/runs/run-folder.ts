@@ -188,6 +188,7 @@ function buildMetrics(r: FieldReader): EpochMetrics {
     costTermSpread: r.opt('costTermSpread'),
     criticGap: r.opt('criticGap'),
     cqlAlpha: r.opt('cqlAlpha'),
+    cpoCase: r.opt('cpoCase'),
   };
 }
 
