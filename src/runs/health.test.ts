@@ -72,6 +72,19 @@ test('failures above χ in the last third are a warning, weighted by episodes', 
   assert.equal(byTopic(runHealth(run, { chi: 0.1, algo: 'csc' }), 'failures').level, 'ok');
 });
 
+test('an exact-step run above χ says which CPO case its steps took in the epochs above χ', () => {
+  // Last third: epochs 6-8. Epoch 6 at χ (case 2 is not counted), 7 and 8 above it: cases 1 and 0;
+  // epoch 7's ν* is its logged λ.
+  const cases = [3, 3, 2, 1, 0, 2, 2, 1, 0];
+  const run = Array.from({ length: 9 }, (_, e) => m(e, e + wobble(e), e >= 7 ? 0.3 : 0.05, { cpoCase: cases[e]!, lambda: e === 7 ? 0.25 : 0 }));
+  const f = byTopic(runHealth(run, { ...CSC, policyUpdate: 'cpo' }), 'failures');
+  assert.equal(f.level, 'warn');
+  assert.match(f.message, /in those 2 epochs above χ the exact step recovered \(CPO case 0\) in 1, expected its trust region to reach χ \(case 1\) in 1, ν\* median 0\.250, and found the constraint slack \(cases 2–4\) in 0$/);
+  // A run that logged no case (the Lagrangian step) says nothing of it.
+  const plain = byTopic(runHealth(run.map((x) => ({ ...x, cpoCase: Number.NaN })), CSC), 'failures');
+  assert.doesNotMatch(plain.message, /exact step/);
+});
+
 test('a filter that falls back or overrides π, and a critic that under- or over-predicts, are warnings', () => {
   const exhausted = Array.from({ length: 9 }, (_, e) => m(e, e, 0, { filterExhaustedFraction: 0.2, filterFirstAcceptRate: 0.9 }));
   assert.match(byTopic(runHealth(exhausted, CSC), 'filter').message, /no candidate had Q_C ≤ ε at 20 % of steps after epoch 5/);

@@ -100,7 +100,7 @@ export function runHealth(metrics: readonly EpochMetrics[], { chi, algo, lambdaA
     out.push(
       lateFailures <= chi
         ? { level: 'ok', topic: 'failures', message: `failures per episode in the last third: ${f(lateFailures)}, at or below χ = ${chi} (${counted})` }
-        : { level: 'warn', topic: 'failures', message: `failures per episode in the last third: ${f(lateFailures)}, above χ = ${chi} (${counted})` },
+        : { level: 'warn', topic: 'failures', message: `failures per episode in the last third: ${f(lateFailures)}, above χ = ${chi} (${counted})${exactStepCases(withEpisodes, chi)}` },
     );
   } else {
     out.push({ level: 'note', topic: 'failures', message: 'no finished episode in the last third of the run' });
@@ -171,6 +171,21 @@ export function runHealth(metrics: readonly EpochMetrics[], { chi, algo, lambdaA
     );
   }
   return out;
+}
+
+/**
+ * For learners that solve CPO's local problem (`--algo cpo`, `policyUpdate: cpo`): which case the
+ * step took in the epochs whose failures were above χ, so that a run above χ says whether its
+ * step tried to recover (case 0) or expected the trust region to reach χ (case 1, ν* its
+ * multiplier). Empty when the run logged no case.
+ */
+function exactStepCases(epochs: readonly EpochMetrics[], chi: number): string {
+  const above = epochs.filter((m) => m.avgFailures > chi && Number.isFinite(m.cpoCase ?? NaN));
+  if (above.length === 0) return '';
+  const count = (p: (k: number) => boolean): number => above.filter((m) => p(m.cpoCase!)).length;
+  const nus = above.filter((m) => m.cpoCase === 1).map((m) => m.lambda).sort((a, b) => a - b);
+  const nu = nus.length === 0 ? '' : `, ν* median ${f(nus[Math.floor(nus.length / 2)]!)}`;
+  return `; in those ${above.length} epochs above χ the exact step recovered (CPO case 0) in ${count((k) => k === 0)}, expected its trust region to reach χ (case 1) in ${count((k) => k === 1)}${nu}, and found the constraint slack (cases 2–4) in ${count((k) => k >= 2)}`;
 }
 
 /** The findings as lines for a terminal or a log. */
