@@ -67,6 +67,7 @@ function row(epoch: number, over: Partial<EpochMetrics> = {}): EpochMetrics {
     costTermSpread: 2.25,
     criticGap: 0.125,
     cqlAlpha: 0.375,
+    cpoCase: 1,
     ...over,
   };
 }
@@ -107,10 +108,10 @@ test('metrics round-trip exactly through JSONL and CSV, NaN included, CSV header
 });
 
 test('a metrics.jsonl line written before the filter diagnostics existed reads them as NaN', () => {
-  const { filterExhaustedFraction: _a, filterFirstAcceptRate: _g, actionDeviation: _b, calibrationError: _c, policyRisk: _d, avgFailuresWindow: _e, rewardAdvantageSpread: _h, costTermSpread: _i, criticGap: _j, cqlAlpha: _k, calibration: _f, ...old } = row(0);
+  const { filterExhaustedFraction: _a, filterFirstAcceptRate: _g, actionDeviation: _b, calibrationError: _c, policyRisk: _d, avgFailuresWindow: _e, rewardAdvantageSpread: _h, costTermSpread: _i, criticGap: _j, cqlAlpha: _k, cpoCase: _l, calibration: _f, ...old } = row(0);
   const back = parseMetricsJsonLine(JSON.stringify(old), 'metrics.jsonl', 1);
   assert.ok(Number.isNaN(back.filterExhaustedFraction) && Number.isNaN(back.policyRisk) && Number.isNaN(back.avgFailuresWindow));
-  assert.ok(Number.isNaN(back.rewardAdvantageSpread) && Number.isNaN(back.costTermSpread) && Number.isNaN(back.criticGap) && Number.isNaN(back.cqlAlpha));
+  assert.ok(Number.isNaN(back.rewardAdvantageSpread) && Number.isNaN(back.costTermSpread) && Number.isNaN(back.criticGap) && Number.isNaN(back.cqlAlpha) && Number.isNaN(back.cpoCase));
   assert.equal(back.calibration, undefined);
   assert.throws(() => parseMetricsJsonLine(JSON.stringify({ ...old, calibration: [{ lo: 'x' }] }), 'm.jsonl', 3), /m\.jsonl:3.*calibration\[0\]\.lo: expected a number or null/);
 });
