@@ -73,16 +73,23 @@ test('failures above χ in the last third are a warning, weighted by episodes', 
 });
 
 test('an exact-step run above χ says which CPO case its steps took in the epochs above χ', () => {
-  // Last third: epochs 6-8. Epoch 6 at χ (case 2 is not counted), 7 and 8 above it: cases 1 and 0;
-  // epoch 7's ν* is its logged λ.
-  const cases = [3, 3, 2, 1, 0, 2, 2, 1, 0];
-  const run = Array.from({ length: 9 }, (_, e) => m(e, e + wobble(e), e >= 7 ? 0.3 : 0.05, { cpoCase: cases[e]!, lambda: e === 7 ? 0.25 : 0 }));
+  // 12 epochs: the last third is epochs 8-11. Epoch 8 sits at χ (not counted); 9, 10 and 11 are
+  // above it, in cases 1, 1 and 0. Epoch 3, above χ in case 1 with ν* 9, lies outside the last
+  // third. The median ν* of the two case-1 epochs is (0.2 + 0.4)/2, and epoch 11's λ (0.8) is not in it.
+  const failures = [0.05, 0.05, 0.05, 0.3, 0.05, 0.05, 0.05, 0.05, 0.05, 0.3, 0.3, 0.3];
+  const cases = [3, 3, 2, 1, 2, 2, 2, 2, 2, 1, 1, 0];
+  const nus = [0, 0, 0, 9, 0, 0, 0, 0, 0, 0.2, 0.4, 0.8];
+  const run = Array.from({ length: 12 }, (_, e) => m(e, e + wobble(e), failures[e]!, { cpoCase: cases[e]!, lambda: nus[e]! }));
   const f = byTopic(runHealth(run, { ...CSC, policyUpdate: 'cpo' }), 'failures');
   assert.equal(f.level, 'warn');
-  assert.match(f.message, /in those 2 epochs above χ the exact step recovered \(CPO case 0\) in 1, expected its trust region to reach χ \(case 1\) in 1, ν\* median 0\.250, and found the constraint slack \(cases 2–4\) in 0$/);
+  assert.match(f.message, /in the 3 epochs above χ that logged a CPO case, the step recovered \(case 0\) in 1, expected its trust region to reach χ \(case 1\) in 2, ν\* median 0\.300, had no cost gradient \(case 4\) in 0$/);
+  // Without case-1 epochs no ν* is given; a feasible case (χ changed by a resume) is counted apart;
+  // an epoch without episodes is not above χ.
+  const other = run.map((x, e) => (e === 9 ? { ...x, cpoCase: 4 } : e === 10 ? { ...x, cpoCase: 2 } : e === 8 ? { ...x, episodes: 0, avgFailures: Number.NaN, cpoCase: 1 } : x));
+  assert.match(byTopic(runHealth(other, { ...CSC, policyUpdate: 'cpo' }), 'failures').message, /in the 3 epochs above χ that logged a CPO case, the step recovered \(case 0\) in 1, expected its trust region to reach χ \(case 1\) in 0, had no cost gradient \(case 4\) in 1, and took a feasible case \(2 or 3: χ changed by a resume\?\) in 1$/);
   // A run that logged no case (the Lagrangian step) says nothing of it.
   const plain = byTopic(runHealth(run.map((x) => ({ ...x, cpoCase: Number.NaN })), CSC), 'failures');
-  assert.doesNotMatch(plain.message, /exact step/);
+  assert.doesNotMatch(plain.message, /CPO case/);
 });
 
 test('a filter that falls back or overrides π, and a critic that under- or over-predicts, are warnings', () => {

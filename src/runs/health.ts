@@ -176,16 +176,26 @@ export function runHealth(metrics: readonly EpochMetrics[], { chi, algo, lambdaA
 /**
  * For learners that solve CPO's local problem (`--algo cpo`, `policyUpdate: cpo`): which case the
  * step took in the epochs whose failures were above χ, so that a run above χ says whether its
- * step tried to recover (case 0) or expected the trust region to reach χ (case 1, ν* its
- * multiplier). Empty when the run logged no case.
+ * step tried to recover (case 0), expected its trust region to reach χ (case 1, ν* its
+ * multiplier), or had no cost gradient to follow (case 4). In those epochs c = failures − χ > 0,
+ * so the feasible cases 2 and 3 appear only where a resume changed χ; they are counted apart.
+ * Empty when the run logged no case.
  */
 function exactStepCases(epochs: readonly EpochMetrics[], chi: number): string {
   const above = epochs.filter((m) => m.avgFailures > chi && Number.isFinite(m.cpoCase ?? NaN));
   if (above.length === 0) return '';
-  const count = (p: (k: number) => boolean): number => above.filter((m) => p(m.cpoCase!)).length;
-  const nus = above.filter((m) => m.cpoCase === 1).map((m) => m.lambda).sort((a, b) => a - b);
-  const nu = nus.length === 0 ? '' : `, ν* median ${f(nus[Math.floor(nus.length / 2)]!)}`;
-  return `; in those ${above.length} epochs above χ the exact step recovered (CPO case 0) in ${count((k) => k === 0)}, expected its trust region to reach χ (case 1) in ${count((k) => k === 1)}${nu}, and found the constraint slack (cases 2–4) in ${count((k) => k >= 2)}`;
+  const count = (k: number): number => above.filter((m) => m.cpoCase === k).length;
+  const nus = above.filter((m) => m.cpoCase === 1).map((m) => m.lambda);
+  const nu = nus.length === 0 ? '' : `, ν* median ${f(medianOf(nus))}`;
+  const feasible = count(2) + count(3);
+  const other = feasible === 0 ? '' : `, and took a feasible case (2 or 3: χ changed by a resume?) in ${feasible}`;
+  return `; in the ${above.length} epochs above χ that logged a CPO case, the step recovered (case 0) in ${count(0)}, expected its trust region to reach χ (case 1) in ${count(1)}${nu}, had no cost gradient (case 4) in ${count(4)}${other}`;
+}
+
+function medianOf(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** The findings as lines for a terminal or a log. */
